@@ -1,0 +1,22 @@
+"""Flags shared by commands: one word per concept everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+lake_option = click.option(
+    "--lake", required=True, envvar="DDBLAKE_LAKE", show_envvar=True,
+    help="The lake: a local folder or s3://bucket/prefix.")
+table_option = click.option("--table", "table", default=None,
+                            help="The table (may be left out when the lake holds one).")
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+dry_run_option = click.option("--dry-run", is_flag=True,
+                              help="Show what would happen; change nothing.")
+profile_option = click.option("--profile", default=None, envvar="AWS_PROFILE",
+                              help="AWS profile to use (default: the standard chain).")
+region_option = click.option("--region", default=None, help="AWS region (default: AWS_REGION).")

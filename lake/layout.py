@@ -1,0 +1,96 @@
+"""The only code that builds lake keys.
+
+::
+
+    <table>/snapshots/<snapshot-id>/data/part-<segment>-<seq>.parquet   immutable, first
+    <table>/snapshots/<snapshot-id>/manifest.json                       last = the commit
+    <table>/changes/<yyyy>/<mm>/<dd>/<batch-id>-<n>.parquet
+    <table>/changes/_manifests/<batch-id>.json
+    <table>/state/<name>                                                checkpoints, journals
+
+Keys are relative to the lake root and use ``/``. Snapshot and batch ids sort by time.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+
+MANIFEST = "manifest.json"
+_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
+
+
+def check_table_name(table: str) -> str:
+    from schemas.errors import UsageError
+
+    if not _TABLE.fullmatch(table):
+        raise UsageError(f"{table!r} is not a DynamoDB table name",
+                         hint="table names are 3-255 characters of A-Z a-z 0-9 _ . -")
+    return table
+
+
+def new_id(now: datetime | None = None) -> str:
+    """A time-sortable, collision-free id: ``20261122T130501Z-1a2b3c4d``."""
+    now = now or datetime.now(UTC)
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+def is_id(text: str) -> bool:
+    return bool(_ID.fullmatch(text))
+
+
+def id_time(identifier: str) -> datetime:
+    return datetime.strptime(identifier[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+def table_prefix(table: str) -> str:
+    return f"{table}/"
+
+
+def snapshots_prefix(table: str) -> str:
+    return f"{table}/snapshots/"
+
+
+def snapshot_dir(table: str, snapshot_id: str) -> str:
+    return f"{table}/snapshots/{snapshot_id}/"
+
+
+def snapshot_manifest(table: str, snapshot_id: str) -> str:
+    return f"{snapshot_dir(table, snapshot_id)}{MANIFEST}"
+
+
+def part_name(segment: int, seq: int) -> str:
+    """Relative to the snapshot folder; deterministic so a resumed export reuses names."""
+    return f"data/part-{segment:05d}-{seq:05d}.parquet"
+
+
+def snapshot_part(table: str, snapshot_id: str, relative: str) -> str:
+    return f"{snapshot_dir(table, snapshot_id)}{relative}"
+
+
+def changes_prefix(table: str) -> str:
+    return f"{table}/changes/"
+
+
+def change_manifests_prefix(table: str) -> str:
+    return f"{table}/changes/_manifests/"
+
+
+def change_manifest(table: str, batch_id: str) -> str:
+    return f"{change_manifests_prefix(table)}{batch_id}.json"
+
+
+def change_part_name(batch_id: str, seq: int) -> str:
+    """Relative to the table folder."""
+    when = id_time(batch_id) if is_id(batch_id) else datetime.now(UTC)
+    return f"changes/{when:%Y/%m/%d}/{batch_id}-{seq:03d}.parquet"
+
+
+def table_key(table: str, relative: str) -> str:
+    return f"{table}/{relative}"
+
+
+def state_key(table: str, name: str) -> str:
+    return f"{table}/state/{name}"

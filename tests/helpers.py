@@ -1,0 +1,41 @@
+"""Helpers shared by tests: tables, items, scans (low-level client only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+REGION = "us-east-1"
+
+
+def create_table(ddb: Any, name: str, *, pk: tuple[str, str] = ("pk", "S"),
+                 sk: tuple[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    """Create an on-demand table and return its description."""
+    key_schema = [{"AttributeName": pk[0], "KeyType": "HASH"}]
+    definitions = [{"AttributeName": pk[0], "AttributeType": pk[1]}]
+    if sk:
+        key_schema.append({"AttributeName": sk[0], "KeyType": "RANGE"})
+        definitions.append({"AttributeName": sk[0], "AttributeType": sk[1]})
+    definitions += extra.pop("AttributeDefinitions", [])
+    ddb.create_table(TableName=name, KeySchema=key_schema, AttributeDefinitions=definitions,
+                     BillingMode="PAY_PER_REQUEST", **extra)
+    return dict(ddb.describe_table(TableName=name)["Table"])
+
+
+def put_items(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:
+    """Write client-form items with BatchWriteItem (moto never leaves items unprocessed)."""
+    for start in range(0, len(items), 25):
+        request = {table: [{"PutRequest": {"Item": it}} for it in items[start:start + 25]]}
+        while request:
+            request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+
+
+def scan_all(ddb: Any, table: str) -> list[dict[str, Any]]:
+    """Every item of a table, client form, through the low-level client."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = ddb.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

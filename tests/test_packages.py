@@ -1,0 +1,26 @@
+"""Each top-level package imports from this checkout (not from some other installation)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["schemas", "lake", "exporter", "queries", "restorer", "ddblake"])
+def test_package_imports_from_checkout(name: str) -> None:
+    module = importlib.import_module(name)
+    assert module.__file__ is not None
+    assert Path(module.__file__).resolve().parent == ROOT / name
+
+
+def test_schemas_imports_nothing_of_ours() -> None:
+    ours = {"lake", "exporter", "queries", "restorer", "ddblake"}
+    for path in (ROOT / "schemas").glob("*.py"):
+        for line in path.read_text().splitlines():
+            words = line.split()
+            if words[:1] in (["import"], ["from"]) and len(words) > 1:
+                assert words[1].split(".")[0] not in ours, f"{path.name}: {line}"
