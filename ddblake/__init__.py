@@ -1,3 +1,5 @@
 """ddblake: DynamoDB tables as a Parquet data lake you can query and restore from."""
 
-__version__ = "0.1.0"
+from schemas.version import TOOL_VERSION as __version__
+
+__all__ = ["__version__"]
