@@ -1,0 +1,303 @@
+"""Check that committed snapshots and change batches are whole and unaltered.
+
+Two depths, as restic/borg/pg_verifybackup do:
+
+* **structure** (cheap, metadata only): the manifest parses (self-checksum, known format
+  version, schema) and every part it lists is present with the recorded size;
+* **deep** (reads every byte): each part's sha256 is recomputed from the stored bytes, every
+  row's ``sha256(_item)`` is compared with ``_item_sha256``, rows are recounted, and each part
+  digest and the snapshot's content digest are recomputed.
+
+Every problem found is recorded (not just the first) in a :class:`VerifyResult`; the result
+turns into the most severe error with :meth:`VerifyResult.error` (corrupt = exit 4, missing =
+exit 5, archived and needs thaw = exit 6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pyarrow.parquet as pq
+
+from lake import catalog, layout
+from lake.commit import file_sha256
+from lake.fileio import FileIO, ObjectInfo
+from lake.progress import NullListener, ProgressListener
+from schemas.changes import parse_change_batch
+from schemas.codec import ITEM, ITEM_SHA, iter_item_texts
+from schemas.dynamo_json import Digest
+from schemas.errors import (
+    ArchivedError,
+    CorruptDataError,
+    DdbLakeError,
+    ManifestError,
+    MissingDataError,
+)
+from schemas.manifest import PartInfo, parse_manifest
+
+Kind = Literal["manifest", "corrupt", "missing", "archived"]
+# Storage classes whose objects cannot be read until restored (RestoreObject).
+COLD_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+_SEVERITY: dict[str, int] = {"manifest": 0, "corrupt": 0, "missing": 1, "archived": 2}
+RowReader = Callable[[Path], Iterator[tuple[str | None, str | None]]]
+
+
+class RowDigest(Digest):
+    """A digest that also counts rows without a hashed image (change REMOVE rows)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows = 0
+
+    def combine(self, other: Digest) -> RowDigest:
+        merged = RowDigest()
+        merged.value = (self.value + other.value) % self.MOD
+        merged.count = self.count + other.count
+        merged.rows = self.rows + getattr(other, "rows", other.count)
+        return merged
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong: what kind, which object (lake-relative key), and how."""
+
+    kind: Kind
+    key: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.key}: {self.detail}"
+
+
+@dataclass
+class VerifyResult:
+    """What a verification of one snapshot (or change batch) found."""
+
+    table: str
+    id: str
+    what: Literal["snapshot", "changes"] = "snapshot"
+    deep: bool = False
+    parts: int = 0
+    rows: int = 0
+    bytes: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, kind: Kind, key: str, detail: str) -> None:
+        self.problems.append(Problem(kind, key, detail))
+
+    def error(self) -> DdbLakeError | None:
+        return worst_error([self])
+
+    def to_dict(self) -> dict[str, object]:
+        return {"table": self.table, "id": self.id, "what": self.what, "deep": self.deep,
+                "ok": self.ok, "parts": self.parts, "rows": self.rows, "bytes": self.bytes,
+                "problems": [str(p) for p in self.problems]}
+
+
+def worst_error(results: list[VerifyResult]) -> DdbLakeError | None:
+    """The error for the most severe problem across ``results`` (None when all are fine):
+    corrupt or bad manifest before missing before archived."""
+    problems = [p for r in results for p in r.problems]
+    if not problems:
+        return None
+    worst = min(problems, key=lambda p: _SEVERITY[p.kind])
+    count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+    message = f"verification failed ({count}); first of the worst: {worst}"
+    if worst.kind == "manifest":
+        return ManifestError(message, hint="do not restore from this snapshot; restore an "
+                                           "older one or re-export the table")
+    if worst.kind == "corrupt":
+        return CorruptDataError(message, hint="the stored bytes differ from what was "
+                                              "committed; restore from another snapshot or copy")
+    if worst.kind == "missing":
+        return MissingDataError(message, hint="a part was deleted; restore from another "
+                                              "snapshot or copy of the lake")
+    return ArchivedError(message, hint="structure is fine but data is in cold storage: run "
+                                       "`ddblake thaw SNAPSHOT --lake LAKE --wait`, then verify "
+                                       "with --deep again")
+
+
+def is_readable(info: ObjectInfo) -> bool:
+    """Whether an object can be read now (not cold, or cold with a finished restore)."""
+    if info.storage_class not in COLD_CLASSES:
+        return True
+    return info.restore is not None and 'ongoing-request="false"' in info.restore
+
+
+def verify_snapshot(io: FileIO, table: str, snapshot_id: str, *, deep: bool = False,
+                    listener: ProgressListener | None = None) -> VerifyResult:
+    """Verify one snapshot; never raises for what it finds (see ``result.problems``)."""
+    listener = listener or NullListener()
+    result = VerifyResult(table, snapshot_id, deep=deep)
+    key = layout.snapshot_manifest(table, snapshot_id)
+    try:
+        manifest = parse_manifest(io.read(key), what=io.full_uri(key))
+    except ManifestError as e:
+        result.add("manifest", key, e.message)
+        return result
+    except DdbLakeError as e:  # NotFoundError and friends
+        result.add("missing", key, f"manifest cannot be read: {e.message}")
+        return result
+    if manifest.snapshot_id != snapshot_id or manifest.table != table:
+        result.add("manifest", key, f"manifest names {manifest.table}/{manifest.snapshot_id}")
+    folder = layout.snapshot_dir(table, snapshot_id)
+    digest = _check_parts(io, folder, manifest.parts, result, deep, listener)
+    if deep and digest is not None:
+        if digest.rows != manifest.totals.items:
+            result.add("corrupt", key, f"{digest.rows} rows found, manifest says "
+                                       f"{manifest.totals.items}")
+        if digest.hex() != manifest.totals.content_digest:
+            result.add("corrupt", key, "content digest differs from the manifest's")
+    return result
+
+
+def _check_parts(io: FileIO, folder: str, parts: tuple[PartInfo, ...], result: VerifyResult,
+                 deep: bool, listener: ProgressListener,
+                 rows_of: RowReader | None = None
+                 ) -> RowDigest | None:
+    """Check every part under ``folder``; with ``deep``, return the recomputed digest of the
+    rows that could be read (None when some part could not be read at all)."""
+    total = RowDigest()
+    complete = True
+    task = f"verify {result.table}/{result.id}"
+    listener.started(task, total=sum(p.bytes for p in parts), unit="bytes")
+    for part in parts:
+        key = f"{folder}{part.path}"
+        info = io.stat(key)
+        result.parts += 1
+        if not _structure_ok(info, key, part, result):
+            complete = False
+            continue
+        assert info is not None
+        if deep:
+            if not is_readable(info):
+                result.add("archived", key, f"in {info.storage_class}; thaw it to read it")
+                complete = False
+                continue
+            digest = _deep_part(io, key, part, result, rows_of or _snapshot_rows)
+            if digest is None:
+                complete = False
+            else:
+                total = total.combine(digest)
+        result.bytes += part.bytes
+        listener.advanced(task, part.bytes, bytes=part.bytes)
+    listener.finished(task)
+    return total if deep and complete else None
+
+
+def _structure_ok(info: ObjectInfo | None, key: str, part: PartInfo,
+                  result: VerifyResult) -> bool:
+    if info is None:
+        result.add("missing", key, "part is listed in the manifest but absent")
+        return False
+    if info.size != part.bytes:
+        how = "truncated" if info.size < part.bytes else "longer than recorded"
+        result.add("corrupt", key, f"{how}: {info.size} bytes, manifest says {part.bytes}")
+        return False
+    return True
+
+
+def _deep_part(io: FileIO, key: str, part: PartInfo, result: VerifyResult,
+               rows_of: RowReader) -> RowDigest | None:
+    """Re-hash one part's bytes and rows; None when its rows could not be read."""
+    with tempfile.TemporaryDirectory(prefix="ddblake-verify-") as tmp:
+        local = Path(tmp, "part.parquet")
+        try:
+            io.get_file(key, local)
+        except ArchivedError as e:
+            result.add("archived", key, e.message)
+            return None
+        except DdbLakeError as e:
+            result.add("missing", key, f"cannot be read: {e.message}")
+            return None
+        if file_sha256(local) != part.sha256:
+            result.add("corrupt", key, "sha256 of the stored bytes differs from the manifest")
+        digest = RowDigest()
+        bad_rows = 0
+        try:
+            for text, recorded in rows_of(local):
+                digest.rows += 1
+                if text is None:
+                    continue
+                actual = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                if actual != recorded:
+                    bad_rows += 1
+                digest.add_hex(actual)
+        except Exception as e:  # pyarrow raises many types on damaged files
+            result.add("corrupt", key, f"cannot be decoded as Parquet ({type(e).__name__}: "
+                                       f"{str(e)[:120]})")
+            return None
+    result.rows += digest.rows
+    if bad_rows:
+        result.add("corrupt", key, f"{bad_rows} rows whose sha256(_item) differs from "
+                                   "_item_sha256")
+    if digest.rows != part.rows:
+        result.add("corrupt", key, f"{digest.rows} rows, manifest says {part.rows}")
+    elif digest.hex() != part.digest:
+        result.add("corrupt", key, "row digest differs from the manifest's")
+    return digest
+
+
+def _snapshot_rows(path: Path) -> Iterator[tuple[str | None, str | None]]:
+    """(``_item`` text, recorded ``_item_sha256``) for every row, batch by batch."""
+    parquet = pq.ParquetFile(path)
+    for batch in parquet.iter_batches(columns=[ITEM, ITEM_SHA], batch_size=8192):
+        recorded = batch.column(ITEM_SHA).to_pylist()
+        yield from zip(iter_item_texts(batch), recorded, strict=True)
+
+
+def _change_rows(path: Path) -> Iterator[tuple[str | None, str | None]]:
+    """(``_new`` text, ``_new_sha256``) for every change row (None for REMOVE rows)."""
+    parquet = pq.ParquetFile(path)
+    for batch in parquet.iter_batches(columns=["_new", "_new_sha256"], batch_size=8192):
+        texts = batch.column("_new").storage.to_pylist()
+        yield from zip(texts, batch.column("_new_sha256").to_pylist(), strict=True)
+
+
+def verify_change_batch(io: FileIO, table: str, key: str, *, deep: bool = False,
+                        listener: ProgressListener | None = None) -> VerifyResult:
+    """Verify one committed change batch given its manifest key. Row counts and digests
+    cover the rows with a new image (REMOVE rows have none)."""
+    listener = listener or NullListener()
+    batch_id = key.rsplit("/", 1)[-1].removesuffix(".json")
+    result = VerifyResult(table, batch_id, what="changes", deep=deep)
+    try:
+        batch = parse_change_batch(io.read(key), what=io.full_uri(key))
+    except ManifestError as e:
+        result.add("manifest", key, e.message)
+        return result
+    digest = _check_parts(io, layout.table_prefix(table), batch.parts, result, deep,
+                          listener, rows_of=_change_rows)
+    if deep and digest is not None and digest.rows != batch.rows:
+        result.add("corrupt", key, f"{digest.rows} rows found, manifest says {batch.rows}")
+    return result
+
+
+def verify_table(io: FileIO, table: str, *, deep: bool = False, changes: bool = True,
+                 listener: ProgressListener | None = None) -> list[VerifyResult]:
+    """Every committed snapshot of ``table`` (and its change batches)."""
+    results = [verify_snapshot(io, table, sid, deep=deep, listener=listener)
+               for sid in catalog.snapshot_ids(io, table)]
+    if changes:
+        results += [verify_change_batch(io, table, info.key, deep=deep, listener=listener)
+                    for info in io.iter_objects(layout.change_manifests_prefix(table))
+                    if info.key.endswith(".json")]
+    return results
+
+
+def verify_lake(io: FileIO, table: str | None = None, *, deep: bool = False,
+                changes: bool = True,
+                listener: ProgressListener | None = None) -> list[VerifyResult]:
+    """Every committed snapshot and change batch of one table or of the whole lake."""
+    tables = [table] if table else catalog.list_tables(io)
+    return [r for t in tables for r in verify_table(io, t, deep=deep, changes=changes,
+                                                    listener=listener)]
