@@ -25,6 +25,7 @@ from typing import Literal
 import pyarrow.parquet as pq
 
 from lake import catalog, layout
+from lake.archive import is_readable
 from lake.commit import file_sha256
 from lake.fileio import FileIO, ObjectInfo
 from lake.progress import NullListener, ProgressListener
@@ -41,8 +42,6 @@ from schemas.errors import (
 from schemas.manifest import PartInfo, parse_manifest
 
 Kind = Literal["manifest", "corrupt", "missing", "archived"]
-# Storage classes whose objects cannot be read until restored (RestoreObject).
-COLD_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 _SEVERITY: dict[str, int] = {"manifest": 0, "corrupt": 0, "missing": 1, "archived": 2}
 RowReader = Callable[[Path], Iterator[tuple[str | None, str | None]]]
 
@@ -124,13 +123,6 @@ def worst_error(results: list[VerifyResult]) -> DdbLakeError | None:
     return ArchivedError(message, hint="structure is fine but data is in cold storage: run "
                                        "`ddblake thaw SNAPSHOT --lake LAKE --wait`, then verify "
                                        "with --deep again")
-
-
-def is_readable(info: ObjectInfo) -> bool:
-    """Whether an object can be read now (not cold, or cold with a finished restore)."""
-    if info.storage_class not in COLD_CLASSES:
-        return True
-    return info.restore is not None and 'ongoing-request="false"' in info.restore
 
 
 def verify_snapshot(io: FileIO, table: str, snapshot_id: str, *, deep: bool = False,
