@@ -26,7 +26,6 @@ STORAGE_CLASSES = ("STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING
 # Storage classes whose objects cannot be read until restored (RestoreObject).
 COLD_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 THAW_TIERS = ("Standard", "Bulk", "Expedited")
-DATA_TAG = ("ddblake-kind", "snapshot-data")
 
 
 def restore_state(header: str | None) -> str:
