@@ -38,6 +38,8 @@ from schemas.errors import (
     DdbLakeError,
     ManifestError,
     MissingDataError,
+    NotFoundError,
+    UsageError,
 )
 from schemas.manifest import PartInfo, parse_manifest
 
@@ -272,6 +274,25 @@ def verify_change_batch(io: FileIO, table: str, key: str, *, deep: bool = False,
     if deep and digest is not None and digest.rows != batch.rows:
         result.add("corrupt", key, f"{digest.rows} rows found, manifest says {batch.rows}")
     return result
+
+
+def locate(io: FileIO, snapshot: str, table: str | None = None) -> tuple[str, str]:
+    """(table, snapshot id) of ``latest`` or an id, without parsing the manifest (so that a
+    damaged manifest can still be verified and reported)."""
+    if snapshot == "latest":
+        name = catalog.single_table(io, table)
+        ids = catalog.snapshot_ids(io, name)
+        if not ids:
+            raise NotFoundError(f"table {name} has no committed snapshot in {io.uri}")
+        return name, ids[-1]
+    if not layout.is_id(snapshot):
+        raise UsageError(f"{snapshot!r} is not a snapshot id",
+                         hint="ids look like 20261122T130501Z-1a2b3c4d; or use `latest`")
+    for name in [table] if table else catalog.list_tables(io):
+        if io.exists(layout.snapshot_manifest(name, snapshot)):
+            return name, snapshot
+    raise NotFoundError(f"snapshot {snapshot} is not in {io.uri}",
+                        hint=f"list snapshots with `ddblake snapshots --lake {io.uri}`")
 
 
 def verify_table(io: FileIO, table: str, *, deep: bool = False, changes: bool = True,
