@@ -87,6 +87,7 @@ class VerifyResult:
     rows: int = 0
     bytes: int = 0
     problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -101,7 +102,7 @@ class VerifyResult:
     def to_dict(self) -> dict[str, object]:
         return {"table": self.table, "id": self.id, "what": self.what, "deep": self.deep,
                 "ok": self.ok, "parts": self.parts, "rows": self.rows, "bytes": self.bytes,
-                "problems": [str(p) for p in self.problems]}
+                "problems": [str(p) for p in self.problems], "notes": self.notes}
 
 
 def worst_error(results: list[VerifyResult]) -> DdbLakeError | None:
@@ -144,6 +145,10 @@ def verify_snapshot(io: FileIO, table: str, snapshot_id: str, *, deep: bool = Fa
     if manifest.snapshot_id != snapshot_id or manifest.table != table:
         result.add("manifest", key, f"manifest names {manifest.table}/{manifest.snapshot_id}")
     folder = layout.snapshot_dir(table, snapshot_id)
+    listed = {key} | {f"{folder}{p.path}" for p in manifest.parts}
+    result.notes += [f"{info.key}: not listed in the manifest (ignored by every reader; "
+                     "`ddblake gc` removes orphans)"
+                     for info in io.iter_objects(folder) if info.key not in listed]
     digest = _check_parts(io, folder, manifest.parts, result, deep, listener)
     if deep and digest is not None:
         if digest.rows != manifest.totals.items:

@@ -80,10 +80,12 @@ def verify_command(snapshot: str | None, all_: bool, lake: str, table: str | Non
         name, sid = locate(io, snapshot or "latest", table)
         results = [verify_snapshot(io, name, sid, deep=deep, listener=listener)]
     rows = [{**r.to_dict(), "status": "ok" if r.ok else r.problems[0].kind,
-             "problems": len(r.problems)} for r in results]
+             "issues": len(r.problems)} for r in results]
     render_to(rows, fmt, output, columns=("table", "id", "what", "status", "parts", "rows",
-                                          "bytes", "problems"))
+                                          "bytes", "issues"))
     for r in results:
+        for note in r.notes:
+            click.echo(f"  note: {note}", err=True)
         for problem in r.problems:
             click.echo(f"  {r.table}/{r.id}: {problem}", err=True)
     error = worst_error(results)

@@ -175,3 +175,16 @@ def test_missing_manifest_target_is_not_listed(local_lake: FileIO, deep: bool) -
     m = make_snapshot(local_lake)
     local_lake.delete(_manifest_key(m))
     assert verify_lake(local_lake, deep=deep) == []
+
+
+def test_unlisted_object_is_noted_not_failed(any_lake: FileIO) -> None:
+    m = make_snapshot(any_lake)
+    extra = layout.snapshot_part(TABLE, m.snapshot_id, "data/part-00009-00000.parquet")
+    any_lake.write(extra, b"orphan from a crashed export")
+    result = verify_snapshot(any_lake, TABLE, m.snapshot_id, deep=True)
+    assert result.ok and len(result.notes) == 1 and extra in result.notes[0]
+
+
+def test_snapshot_with_zero_parts_verifies(any_lake: FileIO) -> None:
+    m = make_snapshot(any_lake, items=0, parts=1)
+    assert m.parts == () and verify_snapshot(any_lake, TABLE, m.snapshot_id, deep=True).ok
