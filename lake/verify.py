@@ -84,6 +84,7 @@ class VerifyResult:
     what: Literal["snapshot", "changes"] = "snapshot"
     deep: bool = False
     parts: int = 0
+    items: int = 0
     rows: int = 0
     bytes: int = 0
     problems: list[Problem] = field(default_factory=list)
@@ -101,17 +102,18 @@ class VerifyResult:
 
     def to_dict(self) -> dict[str, object]:
         return {"table": self.table, "id": self.id, "what": self.what, "deep": self.deep,
-                "ok": self.ok, "parts": self.parts, "rows": self.rows, "bytes": self.bytes,
+                "ok": self.ok, "parts": self.parts, "items": self.items,
+                "rows_rehashed": self.rows, "bytes": self.bytes,
                 "problems": [str(p) for p in self.problems], "notes": self.notes}
 
 
 def worst_error(results: list[VerifyResult]) -> DdbLakeError | None:
     """The error for the most severe problem across ``results`` (None when all are fine):
     corrupt or bad manifest before missing before archived."""
-    problems = [p for r in results for p in r.problems]
+    problems = [(p, r) for r in results for p in r.problems]
     if not problems:
         return None
-    worst = min(problems, key=lambda p: _SEVERITY[p.kind])
+    worst, where = min(problems, key=lambda pr: _SEVERITY[pr[0].kind])
     count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
     message = f"verification failed ({count}); first of the worst: {worst}"
     if worst.kind == "manifest":
@@ -123,9 +125,9 @@ def worst_error(results: list[VerifyResult]) -> DdbLakeError | None:
     if worst.kind == "missing":
         return MissingDataError(message, hint="a part was deleted; restore from another "
                                               "snapshot or copy of the lake")
-    return ArchivedError(message, hint="structure is fine but data is in cold storage: run "
-                                       "`ddblake thaw SNAPSHOT --lake LAKE --wait`, then verify "
-                                       "with --deep again")
+    return ArchivedError(message, hint="the structure is fine but the data is in cold "
+                                       f"storage: run `ddblake thaw {where.id} --lake LAKE "
+                                       "--wait`, then verify with --deep again")
 
 
 def verify_snapshot(io: FileIO, table: str, snapshot_id: str, *, deep: bool = False,
@@ -144,6 +146,7 @@ def verify_snapshot(io: FileIO, table: str, snapshot_id: str, *, deep: bool = Fa
         return result
     if manifest.snapshot_id != snapshot_id or manifest.table != table:
         result.add("manifest", key, f"manifest names {manifest.table}/{manifest.snapshot_id}")
+    result.items = manifest.totals.items
     folder = layout.snapshot_dir(table, snapshot_id)
     listed = {key} | {f"{folder}{p.path}" for p in manifest.parts}
     result.notes += [f"{info.key}: not listed in the manifest (ignored by every reader; "
@@ -177,6 +180,7 @@ def _check_parts(io: FileIO, folder: str, parts: tuple[PartInfo, ...], result: V
             complete = False
             continue
         assert info is not None
+        result.bytes += part.bytes
         if deep:
             if not is_readable(info):
                 result.add("archived", key, f"in {info.storage_class}; thaw it to read it")
@@ -187,7 +191,6 @@ def _check_parts(io: FileIO, folder: str, parts: tuple[PartInfo, ...], result: V
                 complete = False
             else:
                 total = total.combine(digest)
-        result.bytes += part.bytes
         listener.advanced(task, part.bytes, bytes=part.bytes)
     listener.finished(task)
     return total if deep and complete else None
@@ -274,6 +277,7 @@ def verify_change_batch(io: FileIO, table: str, key: str, *, deep: bool = False,
     except ManifestError as e:
         result.add("manifest", key, e.message)
         return result
+    result.items = batch.rows
     digest = _check_parts(io, layout.table_prefix(table), batch.parts, result, deep,
                           listener, rows_of=_change_rows)
     if deep and digest is not None and digest.rows != batch.rows:

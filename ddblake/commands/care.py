@@ -81,7 +81,7 @@ def verify_command(snapshot: str | None, all_: bool, lake: str, table: str | Non
         results = [verify_snapshot(io, name, sid, deep=deep, listener=listener)]
     rows = [{**r.to_dict(), "status": "ok" if r.ok else r.problems[0].kind,
              "issues": len(r.problems)} for r in results]
-    render_to(rows, fmt, output, columns=("table", "id", "what", "status", "parts", "rows",
+    render_to(rows, fmt, output, columns=("table", "id", "what", "status", "parts", "items",
                                           "bytes", "issues"))
     for r in results:
         for note in r.notes:

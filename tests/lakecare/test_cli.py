@@ -33,7 +33,7 @@ def test_verify_exit_codes(local_lake: FileIO, capsys: pytest.CaptureFixture[str
     bad = make_snapshot(local_lake, when=START + timedelta(days=1))
     lake = local_lake.uri
     code, out, _ = run(capsys, "verify", "latest", "--lake", lake, "--deep", "--format", "json")
-    assert code == 0 and json.loads(out)[0]["rows"] == 40
+    assert code == 0 and json.loads(out)[0]["rows_rehashed"] == 40
     local_lake.delete(layout.snapshot_part(TABLE, bad.snapshot_id, bad.parts[0].path))
     code, out, err = run(capsys, "verify", "--all", "--lake", lake)
     assert code == 5 and "missing" in err and "hint:" in err
