@@ -35,7 +35,16 @@ def make_snapshot(io: FileIO, *, when: datetime | None = None, items: int = 40,
             writer.write_part(layout.part_name(0, seq), encode_items(chunk, KEYS))
     return writer.commit(source=Source(table, "scan"),
                          consistency=Consistency("fuzzy", iso(when), iso(when)),
-                         table_description={"TableName": table})
+                         table_description=description(table))
+
+
+def description(table: str = TABLE) -> dict[str, Any]:
+    """The parts of a DescribeTable answer a restore needs to rebuild the table."""
+    return {"TableName": table, "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                          {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                     {"AttributeName": "sk", "AttributeType": "S"}]}
 
 
 def make_changes(io: FileIO, when: datetime, count: int = 3, table: str = TABLE) -> Any:
