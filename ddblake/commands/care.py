@@ -285,3 +285,33 @@ def copy_command(snapshot: str, lake: str, table: str | None, to: str, to_profil
     result = copy_snapshot(source, target, manifest, deep=deep,
                            listener=TerminalProgress(quiet=quiet))
     summary(result.to_dict(), fmt)
+
+
+@cli.command("drill")
+@click.argument("table")
+@lake_option
+@click.option("--snapshot", default="latest", show_default=True,
+              help="The snapshot to drill (an id or 'latest').")
+@click.option("--target", default=None,
+              help="Name of the temporary table (default: TABLE-drill-<drill id>).")
+@click.option("--keep-table", is_flag=True,
+              help="Keep the restored table for inspection instead of deleting it.")
+@quiet_option
+@profile_option
+@region_option
+@output_options(formats=("table", "json"), default="table")
+def drill_command(table: str, lake: str, snapshot: str, target: str | None, keep_table: bool,
+                  quiet: bool, profile: str | None, region: str | None, fmt: str,
+                  output: str | None) -> None:
+    """Prove that TABLE's latest snapshot restores: verify it deeply, restore it into a
+    temporary table, compare counts and digests, delete the table, and record the outcome
+    in the lake (TABLE/state/drills/). A failed drill is recorded too and exits non-zero.
+    """
+    from lake.aws import make_session
+    from restorer.drill import DrillConfig, drill
+
+    config = DrillConfig(lake=lake, table=table, snapshot=snapshot, target=target,
+                         keep_table=keep_table, profile=profile, region=region)
+    result = drill(config, session=make_session(profile, region),
+                   listener=TerminalProgress(quiet=quiet))
+    summary(result.to_dict(), fmt)

@@ -44,3 +44,13 @@ def test_drill_fails_on_a_tampered_part(local_lake: FileIO, ddb: Any) -> None:
     assert history[0]["checks"] == {"snapshot verifies": False}
     assert drill_module.last_passed(local_lake, TABLE) is None
     assert _tables(ddb) == []
+
+
+def test_drill_command(local_lake: FileIO, ddb: Any,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.lakecare.test_cli import run
+
+    make_snapshot(local_lake, items=25, parts=1)
+    code, out, _ = run(capsys, "drill", TABLE, "--lake", local_lake.uri, "--format", "json")
+    assert code == 0 and '"outcome":"passed"' in out
+    assert len(drill_module.drills(local_lake, TABLE)) == 1
