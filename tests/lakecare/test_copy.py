@@ -55,3 +55,22 @@ def test_copy_to_itself_is_refused(local_lake: FileIO) -> None:
     m = make_snapshot(local_lake)
     with pytest.raises(UsageError, match="same lake"):
         copy_snapshot(local_lake, local_lake, m)
+
+
+def test_copy_with_kms_encrypts_every_object(local_lake: FileIO, s3: Any) -> None:
+    from lake.fileio import WriteOptions
+
+    key_id = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
+    s3.create_bucket(Bucket="vault")
+    target = load_file_io("s3://vault/x", s3_client=s3,
+                          options=WriteOptions(kms_key=key_id, storage_class="STANDARD_IA"))
+    m = make_snapshot(local_lake, parts=2)
+    copy_snapshot(local_lake, target, m)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="vault")["Contents"]]
+    assert len(keys) == 3
+    for key in keys:
+        head = s3.head_object(Bucket="vault", Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms" and key_id in head["SSEKMSKeyId"]
+        data_part = "/data/" in key
+        assert head.get("StorageClass", "STANDARD") == ("STANDARD_IA" if data_part
+                                                        else "STANDARD")
