@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -45,6 +46,7 @@ from schemas.manifest import PartInfo, parse_manifest
 
 Kind = Literal["manifest", "corrupt", "missing", "archived"]
 _SEVERITY: dict[str, int] = {"manifest": 0, "corrupt": 0, "missing": 1, "archived": 2}
+DEEP_WORKERS = 4
 RowReader = Callable[[Path], Iterator[tuple[str | None, str | None]]]
 
 
@@ -131,7 +133,8 @@ def worst_error(results: list[VerifyResult]) -> DdbLakeError | None:
 
 
 def verify_snapshot(io: FileIO, table: str, snapshot_id: str, *, deep: bool = False,
-                    listener: ProgressListener | None = None) -> VerifyResult:
+                    listener: ProgressListener | None = None,
+                    workers: int = DEEP_WORKERS) -> VerifyResult:
     """Verify one snapshot; never raises for what it finds (see ``result.problems``)."""
     listener = listener or NullListener()
     result = VerifyResult(table, snapshot_id, deep=deep)
@@ -152,7 +155,7 @@ def verify_snapshot(io: FileIO, table: str, snapshot_id: str, *, deep: bool = Fa
     result.notes += [f"{info.key}: not listed in the manifest (ignored by every reader; "
                      "`ddblake gc` removes orphans)"
                      for info in io.iter_objects(folder) if info.key not in listed]
-    digest = _check_parts(io, folder, manifest.parts, result, deep, listener)
+    digest = _check_parts(io, folder, manifest.parts, result, deep, listener, workers=workers)
     if deep and digest is not None:
         if digest.rows != manifest.totals.items:
             result.add("corrupt", key, f"{digest.rows} rows found, manifest says "
@@ -164,36 +167,49 @@ def verify_snapshot(io: FileIO, table: str, snapshot_id: str, *, deep: bool = Fa
 
 def _check_parts(io: FileIO, folder: str, parts: tuple[PartInfo, ...], result: VerifyResult,
                  deep: bool, listener: ProgressListener,
-                 rows_of: RowReader | None = None
+                 rows_of: RowReader | None = None, workers: int = DEEP_WORKERS
                  ) -> RowDigest | None:
     """Check every part under ``folder``; with ``deep``, return the recomputed digest of the
-    rows that could be read (None when some part could not be read at all)."""
-    total = RowDigest()
-    complete = True
+    rows that could be read (None when some part could not be read at all).
+
+    Deep checks run on up to ``workers`` parts at once (downloads overlap; each holds one
+    part in a temporary file); findings are merged in part order."""
     task = f"verify {result.table}/{result.id}"
     listener.started(task, total=sum(p.bytes for p in parts), unit="bytes")
+    readable: list[tuple[str, PartInfo]] = []
     for part in parts:
         key = f"{folder}{part.path}"
         info = io.stat(key)
         result.parts += 1
         if not _structure_ok(info, key, part, result):
-            complete = False
             continue
         assert info is not None
         result.bytes += part.bytes
-        if deep:
-            if not is_readable(info):
-                result.add("archived", key, f"in {info.storage_class}; thaw it to read it")
-                complete = False
-                continue
-            digest = _deep_part(io, key, part, result, rows_of or _snapshot_rows)
-            if digest is None:
-                complete = False
-            else:
-                total = total.combine(digest)
-        listener.advanced(task, part.bytes, bytes=part.bytes)
+        if deep and not is_readable(info):
+            result.add("archived", key, f"in {info.storage_class}; thaw it to read it")
+        elif deep:
+            readable.append((key, part))
+        else:
+            listener.advanced(task, part.bytes, bytes=part.bytes)
+    total = RowDigest()
+    unread = len(parts) - len(readable)
+    if deep:
+        def check(item: tuple[str, PartInfo]) -> tuple[RowDigest | None, VerifyResult]:
+            sink = VerifyResult(result.table, result.id)
+            return _deep_part(io, item[0], item[1], sink, rows_of or _snapshot_rows), sink
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for (_key, part), (digest, sink) in zip(readable, pool.map(check, readable),
+                                                    strict=True):
+                result.problems += sink.problems
+                result.rows += sink.rows
+                if digest is None:
+                    unread += 1
+                else:
+                    total = total.combine(digest)
+                listener.advanced(task, part.bytes, bytes=part.bytes)
     listener.finished(task)
-    return total if deep and complete else None
+    return total if deep and unread == 0 else None
 
 
 def _structure_ok(info: ObjectInfo | None, key: str, part: PartInfo,
@@ -266,8 +282,9 @@ def _change_rows(path: Path) -> Iterator[tuple[str | None, str | None]]:
 
 
 def verify_change_batch(io: FileIO, table: str, key: str, *, deep: bool = False,
-                        listener: ProgressListener | None = None) -> VerifyResult:
-    """Verify one committed change batch given its manifest key. Row counts and digests
+                        listener: ProgressListener | None = None,
+                        workers: int = DEEP_WORKERS) -> VerifyResult:
+    """Verify one committed change batch given its manifest key. Rows are counted; digests
     cover the rows with a new image (REMOVE rows have none)."""
     listener = listener or NullListener()
     batch_id = key.rsplit("/", 1)[-1].removesuffix(".json")
@@ -279,7 +296,7 @@ def verify_change_batch(io: FileIO, table: str, key: str, *, deep: bool = False,
         return result
     result.items = batch.rows
     digest = _check_parts(io, layout.table_prefix(table), batch.parts, result, deep,
-                          listener, rows_of=_change_rows)
+                          listener, rows_of=_change_rows, workers=workers)
     if deep and digest is not None and digest.rows != batch.rows:
         result.add("corrupt", key, f"{digest.rows} rows found, manifest says {batch.rows}")
     return result
@@ -305,21 +322,23 @@ def locate(io: FileIO, snapshot: str, table: str | None = None) -> tuple[str, st
 
 
 def verify_table(io: FileIO, table: str, *, deep: bool = False, changes: bool = True,
-                 listener: ProgressListener | None = None) -> list[VerifyResult]:
+                 listener: ProgressListener | None = None,
+                 workers: int = DEEP_WORKERS) -> list[VerifyResult]:
     """Every committed snapshot of ``table`` (and its change batches)."""
-    results = [verify_snapshot(io, table, sid, deep=deep, listener=listener)
+    results = [verify_snapshot(io, table, sid, deep=deep, listener=listener, workers=workers)
                for sid in catalog.snapshot_ids(io, table)]
     if changes:
-        results += [verify_change_batch(io, table, info.key, deep=deep, listener=listener)
+        results += [verify_change_batch(io, table, info.key, deep=deep, listener=listener,
+                                        workers=workers)
                     for info in io.iter_objects(layout.change_manifests_prefix(table))
                     if info.key.endswith(".json")]
     return results
 
 
 def verify_lake(io: FileIO, table: str | None = None, *, deep: bool = False,
-                changes: bool = True,
-                listener: ProgressListener | None = None) -> list[VerifyResult]:
+                changes: bool = True, listener: ProgressListener | None = None,
+                workers: int = DEEP_WORKERS) -> list[VerifyResult]:
     """Every committed snapshot and change batch of one table or of the whole lake."""
     tables = [table] if table else catalog.list_tables(io)
     return [r for t in tables for r in verify_table(io, t, deep=deep, changes=changes,
-                                                    listener=listener)]
+                                                    listener=listener, workers=workers)]

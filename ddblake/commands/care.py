@@ -54,13 +54,15 @@ def _lake(lake: str, profile: str | None, region: str | None, **options: Any) ->
               help="Also read every byte: re-hash each part and each row, recount rows and "
                    "recompute digests (downloads the data).")
 @click.option("--no-changes", is_flag=True, help="With --all: skip change batches.")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="With --deep: parts checked at the same time (downloads overlap).")
 @quiet_option
 @profile_option
 @region_option
 @output_options()
 def verify_command(snapshot: str | None, all_: bool, lake: str, table: str | None, deep: bool,
-                   no_changes: bool, quiet: bool, profile: str | None, region: str | None,
-                   fmt: str, output: str | None) -> None:
+                   no_changes: bool, workers: int, quiet: bool, profile: str | None,
+                   region: str | None, fmt: str, output: str | None) -> None:
     """Check that snapshots are whole and unaltered. SNAPSHOT is an id or 'latest'.
 
     Without --deep: each manifest parses (self-checksum, known version) and every part is
@@ -75,10 +77,12 @@ def verify_command(snapshot: str | None, all_: bool, lake: str, table: str | Non
     io = _lake(lake, profile, region)
     listener = TerminalProgress(quiet=quiet)
     if all_:
-        results = verify_lake(io, table, deep=deep, changes=not no_changes, listener=listener)
+        results = verify_lake(io, table, deep=deep, changes=not no_changes, listener=listener,
+                              workers=workers)
     else:
         name, sid = locate(io, snapshot or "latest", table)
-        results = [verify_snapshot(io, name, sid, deep=deep, listener=listener)]
+        results = [verify_snapshot(io, name, sid, deep=deep, listener=listener,
+                                   workers=workers)]
     rows = [{**r.to_dict(), "status": "ok" if r.ok else r.problems[0].kind,
              "issues": len(r.problems)} for r in results]
     render_to(rows, fmt, output, columns=("table", "id", "what", "status", "parts", "items",
