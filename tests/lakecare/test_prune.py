@@ -122,3 +122,18 @@ def test_bucket_without_object_lock_gets_a_clear_error(s3: Any) -> None:
     with pytest.raises(UsageError, match="does not have Object Lock") as caught:
         check_bucket_lock(s3, "plain")
     assert "object-lock-enabled-for-bucket" in (caught.value.hint or "")
+
+
+def test_bucket_default_retention_protects_every_snapshot(locked_lake: FileIO, s3: Any) -> None:
+    """Objects locked only by the bucket's default retention (GetObjectRetention 500s in moto
+    for them; HeadObject tells)."""
+    s3.put_object_lock_configuration(
+        Bucket="worm", ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 2}}})
+    ids = [make_snapshot(locked_lake, when=START + timedelta(days=d), items=3,
+                         parts=1).snapshot_id for d in range(3)]
+    plan = plan_prune(locked_lake, RetentionPolicy(keep_last=1))
+    assert plan.to_delete == []
+    assert all(d.reasons[0].startswith(("locked until", "last")) for d in plan.kept)
+    assert {d.snapshot_id for d in plan.kept} == set(ids)
