@@ -97,3 +97,26 @@ def first_lock(io: FileIO, keys: list[str], *,
         if until is not None:
             return key, until
     return None
+
+
+def export_options(io: FileIO, *, storage_class: str | None = None, kms_key: str | None = None,
+                   lock_mode: str | None = None, lock_days: int | None = None,
+                   now: datetime | None = None) -> WriteOptions:
+    """The validated WriteOptions behind export's ``--storage-class``, ``--kms-key``,
+    ``--lock-mode`` and ``--lock-days`` (checks that the bucket has Object Lock)."""
+    from lake.archive import check_storage_class
+
+    if storage_class:
+        check_storage_class(storage_class)
+    base = WriteOptions(storage_class=storage_class, kms_key=kms_key)
+    if (lock_mode is None) != (lock_days is None):
+        raise UsageError("--lock-mode and --lock-days go together",
+                         hint="e.g. --lock-mode GOVERNANCE --lock-days 35")
+    if (storage_class or kms_key or lock_mode) and not isinstance(io, S3FileIO):
+        raise UsageError(f"storage classes, KMS keys and locks need a lake on S3; {io.uri} is "
+                         "a local folder", hint="use --lake s3://BUCKET/PREFIX")
+    if lock_mode is None or lock_days is None:
+        return base
+    assert isinstance(io, S3FileIO)
+    check_bucket_lock(io.client, io.location.bucket)
+    return lock_options(lock_mode, lock_days, now=now, base=base)
