@@ -15,6 +15,7 @@ exit 5, archived and needs thaw = exit 6).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import tempfile
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ import pyarrow.parquet as pq
 from lake import catalog, layout
 from lake.archive import is_readable
 from lake.commit import file_sha256
-from lake.fileio import FileIO, ObjectInfo
+from lake.fileio import FileIO, ObjectInfo, S3FileIO
 from lake.progress import NullListener, ProgressListener
 from schemas.changes import parse_change_batch
 from schemas.codec import ITEM, ITEM_SHA, iter_item_texts
@@ -179,10 +180,13 @@ def _check_parts(io: FileIO, folder: str, parts: tuple[PartInfo, ...], result: V
     readable: list[tuple[str, PartInfo]] = []
     for part in parts:
         key = f"{folder}{part.path}"
-        info = io.stat(key)
+        info, checksum = _head(io, key)
         result.parts += 1
         if not _structure_ok(info, key, part, result):
             continue
+        if checksum is not None and checksum != part.sha256:
+            result.add("corrupt", key, "S3's stored SHA-256 checksum differs from the "
+                                       "manifest's sha256 (the object was replaced)")
         assert info is not None
         result.bytes += part.bytes
         if deep and not is_readable(info):
@@ -210,6 +214,30 @@ def _check_parts(io: FileIO, folder: str, parts: tuple[PartInfo, ...], result: V
                 listener.advanced(task, part.bytes, bytes=part.bytes)
     listener.finished(task)
     return total if deep and unread == 0 else None
+
+
+def _head(io: FileIO, key: str) -> tuple[ObjectInfo | None, str | None]:
+    """Stat ``key``; on S3 also the whole-object SHA-256 that S3 stored at upload (hex), when
+    it has one (single-part uploads; multipart uploads have a composite checksum)."""
+    if not isinstance(io, S3FileIO):
+        return io.stat(key), None
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lake.aws import error_code
+
+    try:
+        head = io.client.head_object(Bucket=io.location.bucket, Key=io._key(key),
+                                     ChecksumMode="ENABLED")
+    except (ClientError, BotoCoreError) as e:
+        if isinstance(e, ClientError) and error_code(e) in ("404", "NoSuchKey", "NotFound"):
+            return None, None
+        return io.stat(key), None  # let stat raise the translated error (or succeed)
+    info = ObjectInfo(key, int(head["ContentLength"]), head["LastModified"],
+                      head.get("StorageClass") or "STANDARD", head.get("Restore"))
+    stored = head.get("ChecksumSHA256")
+    if not stored or "-" in stored or head.get("ChecksumType") == "COMPOSITE":
+        return info, None
+    return info, base64.b64decode(stored).hex()
 
 
 def _structure_ok(info: ObjectInfo | None, key: str, part: PartInfo,
