@@ -1,5 +1,5 @@
 -- name: schema-drift
--- description: attributes whose types or presence differ between two snapshots of the table
+-- description: attributes added, removed or whose DynamoDB types differ between two snapshots of the table
 -- param: a = previous | the older snapshot id (default: the one before the latest)
 -- param: b = latest | the newer snapshot id (default: the latest)
 WITH ordered AS (
@@ -12,17 +12,21 @@ ids AS (
          CASE WHEN $b = 'latest' THEN (SELECT snapshot_id FROM ordered WHERE age = 1)
               ELSE $b END AS b
 ),
-snap AS (
-  SELECT CASE WHEN _snapshot_id = (SELECT a FROM ids) THEN 'a' ELSE 'b' END AS side, _item
-  FROM query_table('_snap_items__' || $table)
-  WHERE _snapshot_id IN ((SELECT a FROM ids), (SELECT b FROM ids))
-),
-profile AS (
-  SELECT side, e.key AS attribute,
+side_a AS (
+  SELECT e.key AS attribute,
          string_agg(DISTINCT json_keys(e.value)[1], ',' ORDER BY json_keys(e.value)[1]) AS types,
          count(*) AS present
-  FROM snap, json_each(snap._item) AS e
-  GROUP BY side, attribute
+  FROM query_table('_snap_items__' || $table) AS s, json_each(s._item) AS e
+  WHERE s._snapshot_id = (SELECT a FROM ids)
+  GROUP BY attribute
+),
+side_b AS (
+  SELECT e.key AS attribute,
+         string_agg(DISTINCT json_keys(e.value)[1], ',' ORDER BY json_keys(e.value)[1]) AS types,
+         count(*) AS present
+  FROM query_table('_snap_items__' || $table) AS s, json_each(s._item) AS e
+  WHERE s._snapshot_id = (SELECT b FROM ids)
+  GROUP BY attribute
 )
 SELECT coalesce(a.attribute, b.attribute) AS attribute,
        a.types AS types_a, b.types AS types_b,
@@ -31,7 +35,6 @@ SELECT coalesce(a.attribute, b.attribute) AS attribute,
             WHEN b.attribute IS NULL THEN 'removed'
             ELSE 'types changed' END AS drift,
        (SELECT a FROM ids) AS snapshot_a, (SELECT b FROM ids) AS snapshot_b
-FROM (SELECT * FROM profile WHERE side = 'a') a
-FULL OUTER JOIN (SELECT * FROM profile WHERE side = 'b') b ON a.attribute = b.attribute
+FROM side_a AS a FULL OUTER JOIN side_b AS b ON a.attribute = b.attribute
 WHERE a.types IS DISTINCT FROM b.types
 ORDER BY attribute
