@@ -94,7 +94,8 @@ class LakeSession:
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            config = {"threads": self.options.threads} if self.options.threads else {}
+            config: dict[str, str | bool | int | float | list[str]] = (
+                {"threads": self.options.threads} if self.options.threads else {})
             con = duckdb.connect(config=config)
             for statement in self.setup_sql():
                 con.execute(statement)
