@@ -74,3 +74,21 @@ def test_without_httpfs_s3_lakes_are_read_through_a_local_copy(
     assert sel.setup == [] and all(p.startswith("/") for p in sel.paths)
     assert texts(sel) == canon(case.history.state_at(T0 + timedelta(seconds=47)))
     assert sum("httpfs extension is not available" in r.message for r in caplog.records) == 1
+
+
+def test_several_tables_need_table_for_items(local_case: LakeCase, capsys: Any) -> None:
+    from tests.queries.lakegen import make_item
+    from tests.queries.test_cli import run
+
+    write_snapshot(local_case.io, "other", [make_item(i) for i in range(3)], T0)
+    lake = local_case.io.uri
+    code, _, err = run(capsys, "query", "--lake", lake, "SELECT count(*) FROM items")
+    assert code == 2 and "name one with --table" in err
+    code, out, _ = run(capsys, "query", "--lake", lake, "--table", "other",
+                       "SELECT count(*) AS n FROM items", "--format", "csv")
+    assert code == 0 and out.split() == ["n", "3"]
+    code, out, _ = run(capsys, "query", "--lake", lake, "--format", "csv",
+                       "SELECT (SELECT count(*) FROM as_of('other', now())) AS a, "
+                       "(SELECT count(*) FROM as_of('orders', now())) AS b")
+    final = len(local_case.history.state_at(T0 + timedelta(days=1)))
+    assert code == 0 and out.split() == ["a,b", f"3,{final}"]
