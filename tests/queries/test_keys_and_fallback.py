@@ -11,7 +11,11 @@ import pytest
 
 from lake.fileio import load_file_io
 from queries import access
-from queries.selections import as_of_selection
+from queries.selections import (
+    as_of_selection,
+    changed_between_selection,
+    deleted_between_selection,
+)
 from queries.session import LakeSession
 from schemas.dynamo_json import canonical_bytes
 from schemas.keys import KeyAttribute, KeySchema
@@ -39,11 +43,12 @@ def test_sort_key_table_as_of(tmp_path: Path) -> None:
     h.record(t + timedelta(seconds=2), "INSERT", sk_item(1, 11, 1))
     write_snapshot(io, "events", list(h.initial.values()), T0, keys=KEYS_SK, split=False)
     write_changes(io, "events", h.events, keys=KEYS_SK)
+    import duckdb
+    import orjson
+
     for second in range(0, 10):
         ts = T0 + timedelta(seconds=second)
         sel = as_of_selection(io, "events", ts)
-        import duckdb
-        import orjson
 
         rows = duckdb.connect().sql(f"SELECT CAST(_item AS VARCHAR) FROM ({sel.sql})").fetchall()
         got = {(orjson.loads(r[0])["pk"]["S"], orjson.loads(r[0])["sk"]["N"]): r[0] for r in rows}
@@ -52,6 +57,15 @@ def test_sort_key_table_as_of(tmp_path: Path) -> None:
         with LakeSession(io) as s:
             n = s.connection.execute("SELECT count(*) FROM as_of('events', ?)", [ts]).fetchone()
         assert n == (len(want),)
+    t1, t2 = T0 + timedelta(seconds=1), T0 + timedelta(seconds=9)
+    deleted = duckdb.connect().sql(
+        f"SELECT _pk, _sk, CAST(_item AS VARCHAR) FROM "
+        f"({deleted_between_selection(io, 'events', t1, t2).sql})").fetchall()
+    assert deleted == [("p1", "10", canonical_bytes(sk_item(1, 10, 0)).decode())]
+    changed = duckdb.connect().sql(
+        f"SELECT _pk, _sk FROM ({changed_between_selection(io, 'events', t1, t2).sql}) "
+        "ORDER BY ALL").fetchall()
+    assert changed == [("p1", "10"), ("p1", "2")]
 
 
 def test_binary_partition_key(tmp_path: Path) -> None:
