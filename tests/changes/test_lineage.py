@@ -1,0 +1,77 @@
+"""Shard lineage, vanished shards and trimmed records, with a scripted Streams client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exporter.stream_state import load_state
+from exporter.streams import StreamConfig, StreamResult, consume_stream
+from lake.catalog import list_change_batches
+from lake.coverage import coverage
+from lake.fileio import LocalFileIO
+from tests.changes.fake_streams import ARN, FakeStreams, FakeTable, Shard, record
+from tests.changes.lakeread import committed_rows
+
+
+def run(io: LocalFileIO, streams: FakeStreams, **settings: Any) -> StreamResult:
+    config = StreamConfig("orders", once=True, poll_seconds=0, refresh_seconds=0, **settings)
+    return consume_stream(io, config, ddb=FakeTable(), streams=streams)
+
+
+def test_parents_are_committed_before_children_are_read(lake: LocalFileIO) -> None:
+    parent = Shard("shard-p", None, [record(1, "k", 1, "p1"), record(2, "k", 2, "p2"),
+                                     record(3, "j", 2, "p3")], closed=True)
+    left = Shard("shard-c1", "shard-p", [record(10, "k", 3, "c1"), record(11, "j", 3, "c1")])
+    right = Shard("shard-c2", "shard-p", [record(12, "m", 3, "c2")], closed=True)
+    grandchild = Shard("shard-g", "shard-c2", [record(20, "m", 4, "g")])
+    checked: list[str] = []
+
+    def parent_done(shard_id: str) -> None:
+        parents = {"shard-c1": "shard-p", "shard-c2": "shard-p", "shard-g": "shard-c2"}
+        if shard_id in parents:
+            state = load_state(lake, "orders", ARN)
+            assert state is not None and state.shards[parents[shard_id]].done, shard_id
+            checked.append(shard_id)
+
+    streams = FakeStreams([grandchild, right, left, parent], on_first_read=parent_done)
+    result = run(lake, streams, page_limit=1)
+    assert sorted(checked) == ["shard-c1", "shard-c2", "shard-g"]
+    assert streams.reads.index("shard-c2") < streams.reads.index("shard-g")
+    rows = committed_rows(lake, "orders")
+    assert [int(r["_seq"]) for r in rows] == [1, 2, 3, 10, 11, 12, 20]
+    assert result.records == 7 and result.gaps == []
+    state = load_state(lake, "orders", ARN)
+    assert state is not None
+    assert {sid for sid, s in state.shards.items() if s.done} == {"shard-p", "shard-c2"}
+    again = run(lake, streams)
+    assert again.records == 0 and len(committed_rows(lake, "orders")) == 7
+
+
+def test_vanished_unfinished_shard_is_a_gap(lake: LocalFileIO) -> None:
+    old = Shard("shard-a", None, [record(1, "k", 1, "a"), record(2, "k", 2, "b")])
+    streams = FakeStreams([old])
+    run(lake, streams)
+    streams.shards = [Shard("shard-b", None, [record(30, "k", 9, "c")])]
+    result = run(lake, streams)
+    assert [g.shard for g in result.gaps] == ["shard-a"]
+    assert "expired before it was fully read" in result.gaps[0].reason
+    state = load_state(lake, "orders", ARN)
+    assert state is not None and set(state.shards) == {"shard-b"}
+    assert coverage(lake, "orders").gaps[0].reason == result.gaps[0].reason
+    assert [int(r["_seq"]) for r in committed_rows(lake, "orders")] == [1, 2, 30]
+
+
+def test_records_trimmed_before_they_were_read_are_a_gap(lake: LocalFileIO) -> None:
+    shard = Shard("shard-a", None, [record(1, "k", 1, "a"), record(2, "k", 2, "b")])
+    streams = FakeStreams([shard])
+    run(lake, streams)
+    shard.records += [record(3, "k", 3, "lost"), record(4, "k", 4, "kept")]
+    shard.trimmed_below = 3  # records 1..3 fell out of the 24-hour retention
+    result = run(lake, streams)
+    assert len(result.gaps) == 1 and "trimmed" in result.gaps[0].reason
+    assert [int(r["_seq"]) for r in committed_rows(lake, "orders")] == [1, 2, 4]
+    gap_batches = [b for b in list_change_batches(lake, "orders") if b.source["gaps"]]
+    assert len(gap_batches) == 1
+    cov = coverage(lake, "orders")
+    assert cov.gaps and not any(  # no stretch of "complete" log overlaps the gap
+        i.start_us <= g.end_us and i.end_us >= g.start_us for g in cov.gaps for i in cov.log)
