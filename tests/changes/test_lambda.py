@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import orjson
 import pytest
 
@@ -68,6 +70,10 @@ def test_same_event_twice_writes_one_batch(lake_uri: str) -> None:
     assert [b.batch_id for b in batches] == [first["batch_id"]]
     assert batches[0].source["kind"] == "lambda"
     assert batches[0].positions == {"2026-11-22T07:00:00.000": "300000000000000000003"}
+    schema = orjson.loads((Path(__file__).parents[2] / "schemas" /
+                           "change_batch.schema.json").read_bytes())
+    manifest = f"orders/changes/_manifests/{first['batch_id']}.json"
+    jsonschema.validate(orjson.loads(io.read(manifest)), schema)
 
 
 def test_records_keep_every_value_and_ttl_flag(lake_uri: str, tmp_path: Any) -> None:

@@ -75,3 +75,32 @@ def test_records_trimmed_before_they_were_read_are_a_gap(lake: LocalFileIO) -> N
     cov = coverage(lake, "orders")
     assert cov.gaps and not any(  # no stretch of "complete" log overlaps the gap
         i.start_us <= g.end_us and i.end_us >= g.start_us for g in cov.gaps for i in cov.log)
+
+
+def test_manifests_match_the_json_schema(lake: LocalFileIO) -> None:
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[2] / "schemas" /
+                         "change_batch.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    shard = Shard("shard-a", None, [record(1, "k", 1, "a"), record(2, "k", 2, "b")])
+    streams = FakeStreams([shard])
+    run(lake, streams)
+    shard.records += [record(3, "k", 3, "lost"), record(4, "k", 4, "kept")]
+    shard.trimmed_below = 3
+    run(lake, streams)
+    manifests = list(lake.iter_objects("orders/changes/_manifests/"))
+    assert len(manifests) == 2
+    for info in manifests:
+        jsonschema.validate(json.loads(lake.read(info.key)), schema)
+    bad = json.loads(lake.read(manifests[0].key))
+    bad["source"]["gaps"] = [{"from_us": "yesterday"}]
+    try:
+        jsonschema.validate(bad, schema)
+    except jsonschema.ValidationError:
+        pass
+    else:
+        raise AssertionError("a malformed gap passed the schema")
