@@ -123,3 +123,27 @@ def test_keys_only_stream_is_refused(lake_uri: str) -> None:
 
 def test_empty_event_writes_nothing(lake_uri: str) -> None:
     assert lambda_handler.handler({"Records": []}, None)["records"] == 0
+
+
+def test_template_points_at_the_real_handler() -> None:
+    import importlib
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        return loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else None
+
+    Loader.add_multi_constructor("!", any_tag)
+    path = Path(__file__).parents[2] / "docs" / "lambda-template.yaml"
+    template = yaml.load(path.read_text(), Loader=Loader)
+    function = template["Resources"]["ChangeCapture"]["Properties"]
+    module, _, name = function["Handler"].rpartition(".")
+    assert callable(getattr(importlib.import_module(module), name))
+    assert lambda_handler.LAKE_VARIABLE in function["Environment"]["Variables"]
+    stream = function["Events"]["Stream"]["Properties"]
+    assert stream["MaximumRetryAttempts"] == -1 and stream["StartingPosition"] == "TRIM_HORIZON"
