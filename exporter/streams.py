@@ -125,6 +125,11 @@ class StreamConsumer:
         self.reset: dict[str, str | None] = {}
         self.dropped: set[str] = set()
         self.last_refresh = float("-inf")
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Ask a running consumer to commit what it has read and return (signal-safe)."""
+        self.stopping = True
 
     def _start(self) -> None:
         arn, self.keys = open_stream(self.ddb, self.config.table)
@@ -151,8 +156,10 @@ class StreamConsumer:
                     or now - last_flush >= self.config.flush_seconds):
                 self._flush(now)
                 last_flush = now
-            if limit:
-                return self._finish("time limit")
+            if limit or self.stopping:
+                if self.stopping:
+                    self._flush(now)
+                return self._finish("time limit" if limit else "stopped")
             if self.config.once and self._idle():
                 self._flush(now)
                 self._refresh(now)

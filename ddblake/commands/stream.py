@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from datetime import UTC, datetime
 
 import click
@@ -10,7 +11,7 @@ from ddblake.cli import cli
 from ddblake.options import lake_option, profile_option, quiet_option, region_option
 from ddblake.output import summary
 from ddblake.progress import TerminalProgress
-from exporter.streams import StreamConfig, StreamResult, consume_stream
+from exporter.streams import StreamConfig, StreamConsumer, StreamResult
 from lake.aws import make_client, make_session
 from lake.fileio import load_file_io
 
@@ -57,7 +58,8 @@ def stream(table: str, lake: str, flush_seconds: float, flush_records: int,
            profile: str | None, region: str | None, quiet: bool) -> None:
     """Capture every change of TABLE from its DynamoDB stream into the lake.
 
-    Runs until stopped (Ctrl-C), --max-seconds or --once. Reads all shards, parents before
+    Runs until stopped (Ctrl-C or SIGTERM: it commits what it has read, then exits),
+    --max-seconds or --once. Reads all shards, parents before
     children, commits a change batch every --flush-seconds or --flush-records, and records
     shard positions in the lake only after each commit, so a restart continues where the last
     commit ended: nothing is lost and nothing is written twice. Data trimmed from the stream
@@ -67,8 +69,15 @@ def stream(table: str, lake: str, flush_seconds: float, flush_records: int,
     config = StreamConfig(table, flush_seconds=flush_seconds, flush_records=flush_records,
                           max_seconds=max_seconds, once=once, start=start.replace("-", "_"),
                           poll_seconds=poll_seconds)
-    result = consume_stream(load_file_io(lake, session=session), config,
-                            ddb=make_client("dynamodb", session),
-                            streams=make_client("dynamodbstreams", session),
-                            listener=TerminalProgress(quiet=quiet))
+    consumer = StreamConsumer(load_file_io(lake, session=session), config,
+                              ddb=make_client("dynamodb", session),
+                              streams=make_client("dynamodbstreams", session),
+                              listener=TerminalProgress(quiet=quiet))
+    previous = {sig: signal.signal(sig, lambda *_: consumer.stop())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = consumer.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     summary(_report(result), fmt)

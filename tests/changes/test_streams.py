@@ -163,3 +163,16 @@ def test_killed_at_every_step_loses_and_duplicates_nothing(
         if not killed:
             break
     assert not killed, "the kill loop never reached a clean run"
+
+
+def test_stop_commits_what_was_read(lake: LocalFileIO, clients: Any,
+                                    streamed_table: str) -> None:
+    from exporter.streams import StreamConsumer
+
+    history(clients[0])
+    config = StreamConfig("orders", flush_seconds=3600, flush_records=1000, poll_seconds=0)
+    consumer = StreamConsumer(lake, config, ddb=clients[0], streams=clients[1],
+                              sleep=lambda _: consumer.stop())  # "SIGTERM" once idle
+    result = consumer.run()
+    assert result.stopped == "stopped" and result.records == 4
+    assert len(committed_rows(lake, "orders")) == 4
