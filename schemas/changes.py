@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from schemas.codec import PK, SK, _key_array
 from schemas.dynamo_json import Item, canonical_bytes, sha256_hex
-from schemas.keys import KeySchema
+from schemas.keys import KeyAttribute, KeySchema
 from schemas.manifest import PartInfo
 from schemas.models import dump_checked, load_checked
 
@@ -63,6 +63,12 @@ def _json(texts: list[bytes | None]) -> pa.Array:
     return pa.ExtensionArray.from_storage(pa.json_(), pa.array(texts, pa.string()))
 
 
+def _key_column(key_items: list[Item], attr: KeyAttribute) -> pa.Array:
+    """``_pk``/``_sk`` as in snapshots: S and N as text, B as bytes."""
+    raw = [k[attr.name][attr.type] for k in key_items]
+    return _key_array(pa.array(raw, pa.string()), attr.type)
+
+
 def change_table(records: Iterable[ChangeRecord], keys: KeySchema) -> pa.Table:
     """Encode change records (images taken over and canonicalized in place)."""
     rows = list(records)
@@ -76,10 +82,10 @@ def change_table(records: Iterable[ChangeRecord], keys: KeySchema) -> pa.Table:
         "_old": _json([canonical_bytes(r.old) if r.old is not None else None for r in rows]),
         "_new_sha256": pa.array([sha256_hex(t) if t is not None else None for t in new_texts],
                                 pa.string()),
-        PK: _key_array([k[keys.partition.name] for k in key_items], keys.partition.type),
+        PK: _key_column(key_items, keys.partition),
     }
     if keys.sort is not None:
-        columns[SK] = _key_array([k[keys.sort.name] for k in key_items], keys.sort.type)
+        columns[SK] = _key_column(key_items, keys.sort)
     columns["_source"] = pa.array([r.source for r in rows], pa.string())
     columns["_seq"] = pa.array([r.seq for r in rows], pa.string())
     columns["_ttl"] = pa.array([r.ttl for r in rows], pa.bool_())
