@@ -13,7 +13,7 @@ from exporter.stream_records import SEQ_WIDTH
 from exporter.stream_state import load_state
 from exporter.streams import StreamConfig, consume_stream
 from lake.catalog import list_change_batches
-from lake.fileio import LocalFileIO
+from lake.fileio import FileIO, LocalFileIO
 from lake.progress import RecordingListener
 from schemas.errors import UsageError
 from tests.changes.faults import DyingFileIO, Inject, Killed
@@ -21,7 +21,7 @@ from tests.changes.lakeread import committed_rows
 from tests.helpers import create_table
 
 
-def run(io: LocalFileIO, clients: tuple[Any, Any], table: str = "orders", **settings: Any) -> Any:
+def run(io: FileIO, clients: tuple[Any, Any], table: str = "orders", **settings: Any) -> Any:
     ddb, streams = clients
     config = StreamConfig(table, once=True, poll_seconds=0, **settings)
     return consume_stream(io, config, ddb=ddb, streams=streams)
@@ -176,3 +176,19 @@ def test_stop_commits_what_was_read(lake: LocalFileIO, clients: Any,
     result = consumer.run()
     assert result.stopped == "stopped" and result.records == 4
     assert len(committed_rows(lake, "orders")) == 4
+
+
+def test_lake_on_s3(clients: Any, streamed_table: str, s3: Any) -> None:
+    from lake.fileio import load_file_io
+
+    s3.create_bucket(Bucket="lake")
+    io = load_file_io("s3://lake/prod")
+    history(clients[0])
+    first = run(io, clients)
+    clients[0].put_item(TableName="orders", Item={"pk": {"S": "c"}, "sk": {"N": "3"}})
+    second = run(io, clients)
+    assert (first.records, second.records) == (4, 1)
+    batches = list_change_batches(io, "orders")
+    assert sorted(b.rows for b in batches) == [1, 4]
+    state = load_state(io, "orders", first.stream_arn)
+    assert state is not None and state.pending is None and len(state.positions()) == 1
