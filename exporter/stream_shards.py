@@ -58,7 +58,8 @@ class ShardReader:
     floor: str | None = None  # records at or below this were committed before a trim
     iterator: str | None = None
     closed: bool = False  # fully read: GetRecords returned no next iterator
-    idle_since: float | None = None  # wall time of the last read that found nothing new
+    idle_since: float | None = None  # caught up as of this wall time (see _take)
+    last_empty: float | None = None  # wall time of the last empty page
     last_event_us: int | None = None
     buffered: bool = False  # records read since the last commit
     expired: int = 0
@@ -139,9 +140,13 @@ class ShardReader:
             self.last_event_us = change.event_us
         if outcome.records:
             self.buffered = True
-            self.idle_since = None
+            self.idle_since = self.last_empty = None
         elif not raw:
-            self.idle_since = now
+            # DynamoDB Streams may return an empty page before the end of a shard, so only a
+            # second empty page in a row counts: caught up as of the one before it.
+            if self.last_empty is not None:
+                self.idle_since = self.last_empty
+            self.last_empty = now
 
     def covered_to_us(self, settle_us: int) -> int | None:
         """Up to when this shard's records have all been read (None: not known yet)."""

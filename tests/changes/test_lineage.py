@@ -104,3 +104,17 @@ def test_manifests_match_the_json_schema(lake: LocalFileIO) -> None:
         pass
     else:
         raise AssertionError("a malformed gap passed the schema")
+
+
+def test_one_empty_page_is_not_caught_up() -> None:
+    from exporter.stream_shards import ShardReader
+
+    streams = FakeStreams([Shard("shard-a", None, [])])
+    reader = ShardReader(ARN, "shard-a", None, None)
+    reader.read(streams, limit=10, now=100.0)
+    assert reader.idle_since is None and reader.covered_to_us(0) is None
+    reader.read(streams, limit=10, now=101.0)
+    assert reader.idle_since == 100.0 and reader.covered_to_us(0) == 100_000_000
+    streams.shards[0].records.append(record(5, "k", 1, "x"))
+    assert len(reader.read(streams, limit=10, now=102.0).records) == 1
+    assert reader.idle_since is None and reader.covered_to_us(0) == reader.last_event_us - 1  # type: ignore[operator]
