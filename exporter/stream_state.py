@@ -23,6 +23,7 @@ from lake.fileio import FileIO
 from schemas.errors import ManifestError
 
 STATE_VERSION = 1
+RETIRED_KEEP_US = 48 * 3600 * 1_000_000  # remember finished shards past the 24 h retention
 
 
 @dataclass
@@ -60,6 +61,10 @@ class StreamState:
     batch_to_us: int | None = None
     gaps: list[Gap] = field(default_factory=list)
     pending: dict[str, Any] | None = None
+    retired: dict[str, int] = field(default_factory=dict)  # finished shards gone from the stream
+
+    def knows(self, shard_id: str) -> bool:
+        return shard_id in self.shards or shard_id in self.retired
 
     @property
     def label(self) -> str:
@@ -74,7 +79,7 @@ class StreamState:
                            for sid, s in sorted(self.shards.items())},
                 "covered_from_us": self.covered_from_us, "covered_to_us": self.covered_to_us,
                 "batch_to_us": self.batch_to_us, "gaps": [g.to_dict() for g in self.gaps],
-                "pending": self.pending}
+                "pending": self.pending, "retired": dict(sorted(self.retired.items()))}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StreamState:
@@ -82,7 +87,8 @@ class StreamState:
                    {sid: ShardState(s.get("seq"), bool(s.get("done")), s.get("floor"))
                     for sid, s in dict(d["shards"]).items()},
                    d.get("covered_from_us"), d.get("covered_to_us"), d.get("batch_to_us"),
-                   [Gap.from_dict(g) for g in d.get("gaps") or []], d.get("pending"))
+                   [Gap.from_dict(g) for g in d.get("gaps") or []], d.get("pending"),
+                   {str(k): int(v) for k, v in dict(d.get("retired") or {}).items()})
 
 
 def stream_label(stream_arn: str) -> str:
@@ -126,8 +132,15 @@ def apply_commit(state: StreamState, pending: dict[str, Any], *, batch: bool = T
             shard.seq, shard.floor = None, floor
     for sid in pending.get("done") or []:
         state.shards.setdefault(sid, ShardState()).done = True
+    now_us = int(pending.get("covered_to_us") or 0)
     for sid in pending.get("dropped") or []:
-        state.shards.pop(sid, None)
+        known = state.shards.pop(sid, None)
+        if known is not None and known.done:
+            state.retired[sid] = now_us
+    for sid in pending.get("unseen") or []:  # their gap is in the committed batch
+        state.retired[sid] = now_us
+    state.retired = {sid: at for sid, at in state.retired.items()
+                     if at >= now_us - RETIRED_KEEP_US}
     state.covered_to_us = pending.get("covered_to_us", state.covered_to_us)
     if batch:
         state.batch_to_us = pending.get("covered_to_us", state.batch_to_us)

@@ -124,6 +124,7 @@ class StreamConsumer:
         self.gaps: list[Gap] = []
         self.reset: dict[str, str | None] = {}
         self.dropped: set[str] = set()
+        self.unseen_parents: set[str] = set()
         self.last_refresh = float("-inf")
         self.stopping = False
 
@@ -184,6 +185,7 @@ class StreamConsumer:
             self.state.covered_from_us = self._initial_coverage(description, now)
         listed = {s["ShardId"] for s in shards}
         for shard in shards:
+            self._check_parent(shard.get("ParentShardId"), listed, now)
             self._adopt(shard, latest=first and self.fresh and self.config.start == "latest")
         for sid, known in list(self.state.shards.items()):
             if sid not in listed and sid not in self.dropped:
@@ -191,6 +193,15 @@ class StreamConsumer:
                     self._gap(sid, "the shard expired before it was fully read", now)
                 self.dropped.add(sid)
                 self.readers.pop(sid, None)
+
+    def _check_parent(self, parent: str | None, listed: set[str], now: float) -> None:
+        """A shard whose parent this consumer never saw, and which is gone: the parent's
+        records expired unread (the consumer was stopped too long)."""
+        if (self.fresh or parent is None or parent in listed or self.state.knows(parent)
+                or parent in self.dropped or parent in self.unseen_parents):
+            return
+        self.unseen_parents.add(parent)
+        self._gap(parent, f"shard {parent} expired before it was read", now)
 
     def _initial_coverage(self, description: dict[str, Any], now: float) -> int:
         if self.config.start == "latest":
@@ -277,7 +288,8 @@ class StreamConsumer:
                      if r.buffered and r.position is not None}
         pending: dict[str, Any] = {
             "positions": positions, "done": finished, "reset": dict(self.reset),
-            "dropped": sorted(self.dropped), "covered_from_us": self.state.covered_from_us,
+            "dropped": sorted(self.dropped), "unseen": sorted(self.unseen_parents),
+            "covered_from_us": self.state.covered_from_us,
             "covered_to_us": self._covered_to(now)}
         if self.buffer or self.gaps:
             self._commit(pending, now)
@@ -289,7 +301,7 @@ class StreamConsumer:
         for reader in self.readers.values():
             reader.buffered = False
         self.buffer, self.gaps = [], []
-        self.reset, self.dropped = {}, set()
+        self.reset, self.dropped, self.unseen_parents = {}, set(), set()
 
     def _commit(self, pending: dict[str, Any], now: float) -> None:
         batch_id = self._batch_id(now)

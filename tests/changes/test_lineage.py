@@ -118,3 +118,25 @@ def test_one_empty_page_is_not_caught_up() -> None:
     streams.shards[0].records.append(record(5, "k", 1, "x"))
     assert len(reader.read(streams, limit=10, now=102.0).records) == 1
     assert reader.idle_since is None and reader.covered_to_us(0) == reader.last_event_us - 1  # type: ignore[operator]
+
+
+def test_parent_that_expired_unseen_is_a_gap_once(lake: LocalFileIO) -> None:
+    streams = FakeStreams([Shard("shard-a", None, [record(1, "k", 1, "a")], closed=True)])
+    run(lake, streams)
+    # while the consumer was stopped, shard-b (child of a) came and expired unread
+    streams.shards = [Shard("shard-c", "shard-b", [record(40, "k", 9, "c")])]
+    second = run(lake, streams)
+    assert [(g.shard, g.reason) for g in second.gaps] == [
+        ("shard-b", "shard shard-b expired before it was read")]
+    assert [int(r["_seq"]) for r in committed_rows(lake, "orders")] == [1, 40]
+    third = run(lake, streams)
+    assert third.gaps == []  # recorded once, in the lake, not again on every start
+    state = load_state(lake, "orders", ARN)
+    assert state is not None and "shard-a" in state.retired and "shard-b" in state.retired
+
+
+def test_child_of_a_finished_parent_is_no_gap(lake: LocalFileIO) -> None:
+    streams = FakeStreams([Shard("shard-a", None, [record(1, "k", 1, "a")], closed=True)])
+    run(lake, streams)
+    streams.shards = [Shard("shard-c", "shard-a", [record(40, "k", 9, "c")])]
+    assert run(lake, streams).gaps == []
