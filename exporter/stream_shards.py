@@ -56,6 +56,7 @@ class ShardReader:
     position: str | None  # last sequence number read (buffered or committed)
     start: str = "TRIM_HORIZON"  # where to begin when there is no position
     floor: str | None = None  # records at or below this were committed before a trim
+    skip_before_us: int | None = None  # --start latest: older records are not wanted
     iterator: str | None = None
     closed: bool = False  # fully read: GetRecords returned no next iterator
     idle_since: float | None = None  # caught up as of this wall time (see _take)
@@ -135,13 +136,15 @@ class ShardReader:
                 outcome.duplicates += 1
                 continue
             change = to_change_record(record, source=source, wire=False)
-            outcome.records.append(change)
             self.position = number
+            self.buffered = True  # the position moved: checkpoint it at the next flush
+            if self.skip_before_us is not None and change.event_us < self.skip_before_us:
+                continue
+            outcome.records.append(change)
             self.last_event_us = change.event_us
-        if outcome.records:
-            self.buffered = True
+        if raw:
             self.idle_since = self.last_empty = None
-        elif not raw:
+        else:
             # DynamoDB Streams may return an empty page before the end of a shard, so only a
             # second empty page in a row counts: caught up as of the one before it.
             if self.last_empty is not None:

@@ -62,6 +62,7 @@ class StreamState:
     gaps: list[Gap] = field(default_factory=list)
     pending: dict[str, Any] | None = None
     retired: dict[str, int] = field(default_factory=dict)  # finished shards gone from the stream
+    skip_before_us: int | None = None  # started with --start latest: older records unwanted
 
     def knows(self, shard_id: str) -> bool:
         return shard_id in self.shards or shard_id in self.retired
@@ -79,7 +80,8 @@ class StreamState:
                            for sid, s in sorted(self.shards.items())},
                 "covered_from_us": self.covered_from_us, "covered_to_us": self.covered_to_us,
                 "batch_to_us": self.batch_to_us, "gaps": [g.to_dict() for g in self.gaps],
-                "pending": self.pending, "retired": dict(sorted(self.retired.items()))}
+                "pending": self.pending, "retired": dict(sorted(self.retired.items())),
+                "skip_before_us": self.skip_before_us}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StreamState:
@@ -88,7 +90,8 @@ class StreamState:
                     for sid, s in dict(d["shards"]).items()},
                    d.get("covered_from_us"), d.get("covered_to_us"), d.get("batch_to_us"),
                    [Gap.from_dict(g) for g in d.get("gaps") or []], d.get("pending"),
-                   {str(k): int(v) for k, v in dict(d.get("retired") or {}).items()})
+                   {str(k): int(v) for k, v in dict(d.get("retired") or {}).items()},
+                   d.get("skip_before_us"))
 
 
 def stream_label(stream_arn: str) -> str:

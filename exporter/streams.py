@@ -183,6 +183,8 @@ class StreamConsumer:
         description, shards = describe_stream(self.streams, self.state.stream_arn)
         if self.fresh and self.state.covered_from_us is None:
             self.state.covered_from_us = self._initial_coverage(description, now)
+            if self.config.start == "latest":  # approximate event times: keep a second more
+                self.state.skip_before_us = self.state.covered_from_us - 1_000_000
         listed = {s["ShardId"] for s in shards}
         for shard in shards:
             self._check_parent(shard.get("ParentShardId"), listed, now)
@@ -226,7 +228,8 @@ class StreamConsumer:
             start = "LATEST"
         self.readers[sid] = ShardReader(self.state.stream_arn, sid, shard.get("ParentShardId"),
                                         known.seq if known else None, start,
-                                        floor=known.floor if known else None)
+                                        floor=known.floor if known else None,
+                                        skip_before_us=self.state.skip_before_us)
 
     def _readable(self) -> list[ShardReader]:
         return [r for r in self.readers.values()

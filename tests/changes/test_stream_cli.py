@@ -99,3 +99,15 @@ def test_killed_consumer_loses_and_duplicates_nothing(server_env: dict[str, str]
     assert len(seqs) == len(set(seqs)), "a record was committed twice"
     keys = sorted(json.loads(r["_keys"])["pk"]["S"] for r in rows)
     assert keys == [f"k{n:04d}" for n in range(written)], "a record was lost"
+
+
+def test_coverage_command_lists_log_and_gaps(clients: Any, streamed_table: str, lake_dir: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    clients[0].put_item(TableName="orders", Item={"pk": {"S": "a"}, "sk": {"N": "1"}})
+    cli(capsys, "stream", "orders", "--lake", str(lake_dir), "--once", "--poll-seconds", "0",
+        "-q")
+    code, out, _ = cli(capsys, "coverage", "--lake", str(lake_dir), "--format", "json")
+    rows = json.loads(out)
+    assert code == 0
+    assert [(r["table"], r["what"]) for r in rows] == [("orders", "change log")]
+    assert rows[0]["from"] <= rows[0]["to"]

@@ -192,3 +192,25 @@ def test_lake_on_s3(clients: Any, streamed_table: str, s3: Any) -> None:
     assert sorted(b.rows for b in batches) == [1, 4]
     state = load_state(io, "orders", first.stream_arn)
     assert state is not None and state.pending is None and len(state.positions()) == 1
+
+
+def test_start_latest_skips_the_past_and_coverage_starts_now(
+        lake: LocalFileIO, clients: Any, streamed_table: str) -> None:
+    import time
+
+    history(clients[0])
+    before = time.time_ns() // 1000
+    first = run(lake, clients, start="latest")
+    assert first.records == 0 and first.covered_from_us is not None
+    assert first.covered_from_us >= before
+    clients[0].put_item(TableName="orders", Item={"pk": {"S": "new"}, "sk": {"N": "1"}})
+    second = run(lake, clients, start="latest")  # no longer a first run: continues
+    rows = committed_rows(lake, "orders")
+    assert second.records == 1 and [orjson.loads(r["_keys"])["pk"]["S"] for r in rows] == ["new"]
+
+
+def test_invalid_settings_are_usage_errors() -> None:
+    with pytest.raises(UsageError, match="flush_records=0"):
+        StreamConfig("orders", flush_records=0)
+    with pytest.raises(UsageError, match="not a DynamoDB table name"):
+        StreamConfig("x")
