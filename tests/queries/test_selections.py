@@ -183,6 +183,9 @@ HOSTILE = [
     "1=1) OR (1=1",
     "_pk IN (SELECT column0 FROM read_csv('/etc/passwd'))",
     "true; COPY (SELECT 1) TO '/tmp/ddblake-pwned.csv'",
+    "true; ATTACH '/tmp/ddblake-pwned.db' AS x",
+    "true; SET enable_external_access = true",
+    "_pk IN (SELECT _pk FROM read_parquet('/etc/*.parquet'))",
     "_pk = 'x' -- ",
     "EXISTS (SELECT * FROM read_text('/etc/hostname'))",
 ]
