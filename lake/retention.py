@@ -16,7 +16,9 @@ three kinds of snapshot are never deleted:
   before them. Batches are grouped into intervals (a new interval starts when a batch begins
   more than ``chain_gap`` after the previous one ended); for each interval, the newest snapshot
   at or before the interval's first event is kept. (Deleting snapshots *inside* an interval is
-  safe: the changes since the older base cover them.)
+  safe: the changes since the older base cover them.) Where the change log records its
+  coverage (:mod:`lake.coverage`), the snapshot that starts the exact as-of interval of each
+  stretch of complete log is kept as well, so no instant that was exact becomes inexact.
 
 Deleting a snapshot deletes its manifest first (the snapshot disappears at once, atomically,
 for every reader), then every object in its folder.
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from lake import catalog, layout
+from lake.coverage import coverage
 from lake.fileio import FileIO
 from lake.locks import first_lock
 from lake.progress import NullListener, ProgressListener
@@ -129,6 +132,23 @@ def chain_bases(io: FileIO, table: str, ids: list[str],
             if before:
                 bases.setdefault(max(before), f"chain base of changes from {start:%Y-%m-%d %H:%M}")
         end_us = max(end_us or 0, batch.last_event_us)
+    for sid, why in exact_bases(io, table).items():
+        bases.setdefault(sid, why)
+    return bases
+
+
+def exact_bases(io: FileIO, table: str) -> dict[str, str]:
+    """For each stretch of complete change log (``lake.coverage``), the snapshot whose exact
+    interval comes first in it: deleting it would make that stretch's instants inexact
+    (``as_of`` would replay from an older snapshot the log does not cover)."""
+    cov = coverage(io, table)
+    bases: dict[str, str] = {}
+    for stretch in cov.log:
+        first = next((i for i in cov.intervals
+                      if stretch.start_us <= i.start_us <= stretch.end_us and i.base), None)
+        if first is not None and first.base is not None:
+            start = datetime.fromtimestamp(first.start_us / 1_000_000, UTC)
+            bases.setdefault(first.base, f"base of exact as-of from {start:%Y-%m-%d %H:%M}")
     return bases
 
 

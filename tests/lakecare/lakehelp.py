@@ -47,7 +47,8 @@ def description(table: str = TABLE) -> dict[str, Any]:
                                      {"AttributeName": "sk", "AttributeType": "S"}]}
 
 
-def make_changes(io: FileIO, when: datetime, count: int = 3, table: str = TABLE) -> Any:
+def make_changes(io: FileIO, when: datetime, count: int = 3, table: str = TABLE,
+                 source: dict[str, Any] | None = None) -> Any:
     """A committed change batch with ``count`` inserts and one remove, events at ``when``."""
     us = int(when.timestamp() * 1_000_000)
     records = []
@@ -57,6 +58,6 @@ def make_changes(io: FileIO, when: datetime, count: int = 3, table: str = TABLE)
     gone = next(orders(1))
     records.append(ChangeRecord(us + count, "REMOVE", KEYS.key_of(gone), None, gone, "test",
                                 f"{count:06d}"))
-    batch, _ = write_change_batch(io, table, KEYS, records, source={"kind": "test"},
+    batch, _ = write_change_batch(io, table, KEYS, records, source=source or {"kind": "test"},
                                   positions={}, batch_id=layout.new_id(now=when))
     return batch

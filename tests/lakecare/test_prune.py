@@ -83,6 +83,21 @@ def test_prune_keeps_chain_bases(local_lake: FileIO) -> None:
     assert "chain base" in kept[ids[3]][0] and "chain base" in kept[ids[8]][0]
 
 
+def test_prune_keeps_the_base_of_exact_as_of(local_lake: FileIO) -> None:
+    """A stream batch says the log is complete from day 2.5 to 6.5 (lake.coverage); its
+    events only start on day 5.5. Day 3 starts the exact as-of interval; day 5 is the
+    newest snapshot before the batch's first event."""
+    ids = sorted(make_snapshot(local_lake, when=START + timedelta(days=d), items=3,
+                               parts=1).snapshot_id for d in range(10))
+    us = lambda days: int((START + timedelta(days=days)).timestamp() * 1_000_000)  # noqa: E731
+    make_changes(local_lake, START + timedelta(days=5.5),
+                 source={"kind": "stream", "covered_from_us": us(2.5), "covered_to_us": us(6.5)})
+    plan = plan_prune(local_lake, RetentionPolicy(keep_last=1))
+    kept = {d.snapshot_id: d.reasons for d in plan.kept}
+    assert set(kept) == {ids[3], ids[5], ids[9]}
+    assert kept[ids[3]] == ("base of exact as-of from 2026-09-04 02:30",)
+
+
 def test_policy_must_keep_something() -> None:
     with pytest.raises(UsageError, match="keeps nothing"):
         RetentionPolicy()
