@@ -69,12 +69,19 @@ def change_keys(io: FileIO, table: str, from_us: int, to_us_: int) -> tuple[str,
     return tuple(found)
 
 
+# DynamoDB Streams stamps events to the second by default (ApproximateCreationDateTime), so a
+# change made 0.3 s after a snapshot's point can carry a time before it. Replay therefore
+# starts one second early. The overlap is harmless: the latest change per key wins, and a
+# change from before the base's point is already reflected in the base.
+EVENT_TIME_SLACK_US = 1_000_000
+
+
 def _replay_start(base: Manifest | None) -> tuple[int, bool]:
     if base is None:
         return 0, True
     if base.consistency.kind == "fuzzy":
-        return iso_to_us(base.consistency.start), True
-    return point_us(base), False
+        return iso_to_us(base.consistency.start) - EVENT_TIME_SLACK_US, True
+    return point_us(base) - EVENT_TIME_SLACK_US, True
 
 
 def state_at(io: FileIO, table: str, ts_us: int) -> State:
