@@ -118,8 +118,8 @@ def fetch_page(client: Any, params: dict[str, Any], *, deadline_s: float,
             attempt += 1
             if clock() - started >= deadline_s:
                 raise RetriesExceeded(
-                    f"segment {params.get('Segment', 0)} of table {params['TableName']} still fails "
-                    f"after {attempt} rounds of retries over {deadline_s:.0f}s: {e}",
+                    f"segment {params.get('Segment', 0)} of table {params['TableName']} still "
+                    f"fails after {attempt} rounds of retries over {deadline_s:.0f}s: {e}",
                     last_error=e, remaining=1,
                     hint="the table is throttling or unreachable; lower --max-rcu or wait, "
                          "then re-run with --resume") from e
