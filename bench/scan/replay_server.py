@@ -71,7 +71,7 @@ class Pages:
         bodies: list[bytes] = []
         chunk: list[int] = []
         size = 0
-        for row in rows + [-1]:
+        for row in [*rows, -1]:
             if row >= 0:
                 chunk.append(row)
                 size += len(self.lines[row])
@@ -123,7 +123,7 @@ def make_handler(pages: Pages, n: int, nbytes: int) -> type[BaseHTTPRequestHandl
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             request = orjson.loads(self.rfile.read(length) or b"{}")
             op = (self.headers.get("X-Amz-Target") or "").rpartition(".")[2]

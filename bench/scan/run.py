@@ -166,21 +166,8 @@ def start(command: list[str], marker: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def load_moto(endpoint: str, n: int) -> None:
-    code = (
-        "import boto3, orjson, sys\n"
-        "sys.path.insert(0, %r)\n"
-        "from replay_server import load_items, describe\n"
-        "from schemas.dynamo_json import to_client\n"
-        "c = boto3.client('dynamodb', endpoint_url=%r)\n"
-        "d = describe(0, 0)['Table']\n"
-        "c.create_table(TableName='orders', KeySchema=d['KeySchema'], "
-        "AttributeDefinitions=d['AttributeDefinitions'], BillingMode='PAY_PER_REQUEST')\n"
-        "items = [to_client(orjson.loads(x)) for x in load_items(%d)]\n"
-        "for i in range(0, len(items), 25):\n"
-        "    c.batch_write_item(RequestItems={'orders': [{'PutRequest': {'Item': it}} "
-        "for it in items[i:i + 25]]})\n") % (str(HERE), endpoint, n)
-    subprocess.run([sys.executable, "-c", code], env={**os.environ, **CREDS}, check=True,
-                   cwd=ROOT)
+    subprocess.run([sys.executable, str(HERE / "load_moto.py"), endpoint, str(n)],
+                   env={**os.environ, **CREDS}, check=True, cwd=HERE)
 
 
 def main() -> None:
