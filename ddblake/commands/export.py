@@ -18,7 +18,7 @@ from ddblake.options import (
     region_option,
     table_option,
 )
-from ddblake.output import open_output, output_options, render, render_to, summary
+from ddblake.output import json_bytes, open_output, output_options, render, render_to, summary
 from ddblake.progress import TerminalProgress
 from schemas.errors import UsageError
 
@@ -139,7 +139,7 @@ def show_command(snapshot: str, lake: str, table: str | None, profile: str | Non
         return
     out = open_output(output)
     try:
-        out.write("\n".join(f"{k}: {v}" for k, v in described["summary"].items()))
+        out.write("\n".join(f"{k}: {_text(v)}" for k, v in described["summary"].items()))
         out.write("\n\ncolumns:\n")
         render(described["columns"], "table", out,
                columns=("name", "dynamo_type", "type", "reason"))
@@ -149,6 +149,10 @@ def show_command(snapshot: str, lake: str, table: str | None, profile: str | Non
     finally:
         if output:
             out.close()
+
+
+def _text(value: Any) -> str:
+    return json_bytes(value).decode() if isinstance(value, dict | list) else str(value)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
