@@ -24,7 +24,8 @@ def load() -> list[dict[str, Any]]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = ("| server | items | tool | items/s (wall) | client CPU us/item | peak RSS MB "
-            "| output MB | output / gz export | load avg (1m) |\n|---|---:|---|---:|---:|---:|---:|---:|---:|")
+            "| output MB | output / gz export | load avg (1m) |\n"
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|")
     lines = [head]
     for r in rows:
         ratio = r["output_bytes"] / r["gz_export_bytes"] if r["output_bytes"] else 0

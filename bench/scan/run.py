@@ -96,7 +96,7 @@ def dir_bytes(path: Path) -> int:
 
 
 def tools(endpoint: str, work: Path) -> dict[str, tuple[list[str], Path]]:
-    host, port = endpoint.rsplit("//", 1)[1].split(":")
+    host, port = endpoint.rsplit("/", 1)[1].split(":")
     return {
         "ddblake": ([str(OURS / "ddblake"), "export", "orders", "--lake", str(work / "ddblake"),
                      "--segments", "8", "--workers", "2", "-q", "--format", "json"],
@@ -106,7 +106,7 @@ def tools(endpoint: str, work: Path) -> dict[str, tuple[list[str], Path]]:
         "boto3 paginator": ([str(PEERS / "python"), str(HERE / "peers.py"), "boto3",
                              str(work / "boto3")], work / "boto3"),
         "dynamodump": ([str(PEERS / "dynamodump"), "-m", "backup", "-r", "us-east-1",
-                        "-s", "orders", "--host", f"http://{host}", "--port", port,
+                        "-s", "orders", "--host", host, "--port", port,
                         "--accessKey", "bench", "--secretKey", "bench",
                         "--dumpPath", str(work / "dynamodump")], work / "dynamodump"),
     }
@@ -174,12 +174,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, nargs="+", default=[100_000])
     parser.add_argument("--moto-items", type=int, default=20_000, help="0 = skip moto")
+    parser.add_argument("--skip-replay", action="store_true", help="only the moto server")
     parser.add_argument("--tools", default="ddblake,awswrangler,dynamodump,boto3 paginator")
     args = parser.parse_args()
     selected = args.tools.split(",")
     ensure_peers()
     OUT.mkdir(exist_ok=True)
-    for n in args.items:
+    for n in [] if args.skip_replay else args.items:
         server, port = start([sys.executable, str(HERE / "replay_server.py"), "--items", str(n)],
                              "PORT")
         try:
@@ -219,6 +220,9 @@ def _warm(endpoint: str) -> None:
 def _save(server: str, n: int, rows: list[dict[str, Any]]) -> None:
     gz = gz_export_bytes(HERE / ".cache" / f"orders-{n}.jsonl")
     path = OUT / f"results-{server}-{n}.json"
+    if path.exists():  # keep earlier rows of tools not run this time
+        earlier = json.loads(path.read_text())["rows"]
+        rows = [r for r in earlier if r["tool"] not in {x["tool"] for x in rows}] + rows
     path.write_text(json.dumps({"server": server, "n": n, "gz_export_bytes": gz,
                                 "rows": rows}, indent=1))
     print(f"wrote {path}", flush=True)
