@@ -114,10 +114,11 @@ def _state_spans(io: FileIO, table: str) -> list[Interval]:
 
 
 def merge(spans: list[Interval]) -> list[Interval]:
-    """Union of spans; touching spans join."""
+    """Union of spans; touching spans join (one ending at t and the next starting at t + 1 µs
+    leave no hole between them)."""
     merged: list[Interval] = []
     for span in sorted(spans, key=lambda s: (s.start_us, s.end_us)):
-        if merged and span.start_us <= merged[-1].end_us:
+        if merged and span.start_us <= merged[-1].end_us + 1:
             last = merged[-1]
             merged[-1] = Interval(last.start_us, max(last.end_us, span.end_us))
         else:

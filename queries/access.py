@@ -34,7 +34,7 @@ SECRET_NAME = "ddblake_lake"
 def httpfs_extension_path() -> str | None:
     """The httpfs extension file shipped by ``duckdb-extension-httpfs``, if it loads."""
     try:
-        import duckdb_extension_httpfs as package  # type: ignore[import-not-found]
+        import duckdb_extension_httpfs as package
     except ImportError:
         return None
     root = Path(package.__file__).parent / "extensions"
@@ -139,7 +139,8 @@ def _build_access(io: FileIO) -> LakeAccess:
 
 def connect(io: FileIO, *, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection that can read ``io``'s lake (setup already run)."""
-    config = {"threads": threads} if threads else {}
+    config: dict[str, str | bool | int | float | list[str]] = (
+        {"threads": threads} if threads else {})
     con = duckdb.connect(config=config)
     for statement in lake_access(io).setup:
         con.execute(statement)

@@ -94,7 +94,8 @@ class LakeSession:
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            config = {"threads": self.options.threads} if self.options.threads else {}
+            config: dict[str, str | bool | int | float | list[str]] = (
+                {"threads": self.options.threads} if self.options.threads else {})
             con = duckdb.connect(config=config)
             for statement in self.setup_sql():
                 con.execute(statement)
@@ -128,8 +129,9 @@ class LakeSession:
         return self.query(sql, params).to_pandas(types_mapper=pd.ArrowDtype)
 
     def snapshots(self) -> pa.Table:
-        return self.query('SELECT * EXCLUDE (point_us, replay_from_us, replay_inclusive) '
-                          'FROM snapshots ORDER BY "table", point_time')
+        hidden = "point_us, replay_from_us, replay_inclusive, ttl_attribute"
+        return self.query(f'SELECT * EXCLUDE ({hidden}) FROM snapshots '
+                          'ORDER BY "table", point_time')
 
     def as_of(self, ts: datetime, table: str | None = None) -> pa.Table:
         """Every item of ``table`` as it was at ``ts`` (exact with a change log)."""

@@ -109,3 +109,16 @@ def us_to_iso(us: int) -> str:
     seconds, micros = divmod(us, 1_000_000)
     when = datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
     return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str, *, what: str = "time") -> datetime:
+    """ISO 8601 (``2026-11-17T14:00:00Z``, ``2026-11-17 14:00``, a date); naive means UTC."""
+    from schemas.errors import UsageError
+
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as e:
+        raise UsageError(f"{what}: {text!r} is not a time",
+                         hint="write ISO 8601, e.g. 2026-11-17T14:00:00Z (UTC when no "
+                              "offset is given)") from e
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -46,7 +46,7 @@ def _snapshot_rows(manifests: list[Manifest]) -> str:
             "CAST(NULL AS BIGINT) AS bytes, CAST(NULL AS INTEGER) AS parts, "
             "CAST(NULL AS VARCHAR) AS method, CAST(NULL AS TIMESTAMPTZ) AS created_at, "
             "CAST(NULL AS BIGINT) AS point_us, CAST(NULL AS BIGINT) AS replay_from_us, "
-            "CAST(NULL AS BOOLEAN) AS replay_inclusive")
+            "CAST(NULL AS BOOLEAN) AS replay_inclusive, CAST(NULL AS VARCHAR) AS ttl_attribute")
     rows = [f"SELECT {cols} WHERE false"]
     for m in manifests:
         fuzzy = m.consistency.kind == "fuzzy"
@@ -57,8 +57,15 @@ def _snapshot_rows(manifests: list[Manifest]) -> str:
             f" CAST({literal(m.consistency.start)} AS TIMESTAMPTZ), {m.totals.items}, "
             f"{m.totals.bytes}, {len(m.parts)}, {literal(m.source.method)}, "
             f"CAST({literal(m.created_at)} AS TIMESTAMPTZ), {point_us(m)}, {start_us}, "
-            f"{'true' if fuzzy else 'false'}")
+            f"{'true' if fuzzy else 'false'}, {_ttl(m)}")
     return " UNION ALL ".join(rows)
+
+
+def _ttl(manifest: Manifest) -> str:
+    ttl = manifest.table_description.get("TimeToLiveDescription") or {}
+    name = ttl.get("AttributeName") if ttl.get("TimeToLiveStatus", "ENABLED") in (
+        "ENABLED", "ENABLING") else None
+    return literal(name) if name else "NULL"
 
 
 def _iso_us(text: str) -> int:
