@@ -20,6 +20,8 @@ from ddblake.options import (
 )
 from ddblake.output import json_bytes, open_output, output_options, render, render_to, summary
 from ddblake.progress import TerminalProgress
+from lake.archive import STORAGE_CLASSES
+from lake.locks import LOCK_MODES
 from schemas.errors import UsageError
 
 
@@ -41,7 +43,9 @@ def _scan_mode(options: dict[str, Any]) -> dict[str, Any]:
         workers=options["workers"], consistent_read=options["consistent_read"],
         max_rcu=options["max_rcu"], target_part_mb=options["target_file_mb"],
         resume=options["resume"], profile=options["profile"], region=options["region"],
-        page_limit=options["page_size"])
+        page_limit=options["page_size"], storage_class=options["storage_class"],
+        kms_key=options["kms_key"], lock_mode=options["lock_mode"],
+        lock_days=options["lock_days"])
     session = make_session(options["profile"], options["region"])
     result = export_table(config, session=session,
                           listener=TerminalProgress(quiet=options["quiet"]))
@@ -79,6 +83,17 @@ EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"scan": _
 @click.option("--resume", is_flag=True,
               help="Continue the most recent interrupted export of TABLE into the same "
                    "snapshot.")
+@click.option("--storage-class", type=click.Choice(STORAGE_CLASSES), default=None,
+              help="S3 storage class of the data parts (manifests stay in STANDARD so the "
+                   "catalog stays readable; GLACIER/DEEP_ARCHIVE need `ddblake thaw` to read).")
+@click.option("--kms-key", default=None,
+              help="Encrypt every object written with this KMS key (SSE-KMS): id, ARN or "
+                   "alias.")
+@click.option("--lock-mode", type=click.Choice(LOCK_MODES), default=None,
+              help="S3 Object Lock the data parts (WORM): GOVERNANCE or COMPLIANCE. The "
+                   "bucket must have Object Lock enabled.")
+@click.option("--lock-days", type=click.IntRange(1), default=None,
+              help="With --lock-mode: days the data parts cannot be deleted or overwritten.")
 @quiet_option
 @profile_option
 @region_option
