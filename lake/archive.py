@@ -68,7 +68,15 @@ def snapshot_tier(io: FileIO, manifest: Manifest) -> str:
         return "local"
     if not manifest.parts:
         return "STANDARD"
-    infos = part_infos(io, manifest)
+    listed = {info.key: info
+              for info in io.iter_objects(layout.snapshot_dir(manifest.table,
+                                                             manifest.snapshot_id))}
+    infos = []
+    for key in part_keys(manifest):
+        info = listed.get(key)
+        if info is not None and info.storage_class in COLD_CLASSES:
+            info = io.stat(key)  # the listing has no restore status
+        infos.append(info or ObjectInfo(key, 0, datetime.now(UTC), "MISSING"))
     classes = Counter(info.storage_class for info in infos)
     if len(classes) > 1:
         return "MIXED (" + ", ".join(f"{c} {n}" for c, n in classes.most_common()) + ")"

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from lake import catalog, layout
 from lake.archive import require_readable
 from lake.aws import make_client, make_session
+from lake.drills import drills, last_passed, record_drill
 from lake.fileio import FileIO, load_file_io
 from lake.progress import NullListener, ProgressListener
 from lake.verify import verify_snapshot
@@ -28,7 +27,7 @@ from restorer.config import RestoreConfig
 from restorer.restore import restore
 from schemas.errors import CorruptDataError, DdbLakeError
 
-DRILLS = "drills/"
+__all__ = ["DrillConfig", "DrillResult", "drill", "drills", "last_passed"]
 
 
 @dataclass(frozen=True)
@@ -144,23 +143,5 @@ def _drop(session: Any, target: str, listener: ProgressListener) -> None:
         listener.message(f"could not delete the drill table {target}: {e}")
 
 
-def drill_key(table: str, drill_id: str) -> str:
-    return layout.state_key(table, f"{DRILLS}{drill_id}.json")
-
-
 def record(io: FileIO, result: DrillResult) -> None:
-    io.write(drill_key(result.table, result.drill_id),
-             orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
-
-
-def drills(io: FileIO, table: str) -> list[dict[str, Any]]:
-    """Recorded drills of ``table``, oldest first."""
-    prefix = layout.state_key(table, DRILLS)
-    return [dict(orjson.loads(io.read(info.key))) for info in io.iter_objects(prefix)
-            if info.key.endswith(".json")]
-
-
-def last_passed(io: FileIO, table: str) -> dict[str, Any] | None:
-    """The newest passed drill of ``table`` (None when it was never proven restorable)."""
-    passed = [d for d in drills(io, table) if d.get("outcome") == "passed"]
-    return passed[-1] if passed else None
+    record_drill(io, result.table, result.drill_id, result.to_dict())

@@ -121,15 +121,26 @@ def export_command(**options: Any) -> None:
 @output_options()
 def snapshots_command(lake: str, table: str | None, profile: str | None, region: str | None,
                       fmt: str, output: str | None) -> None:
-    """List the committed snapshots in the lake (oldest first)."""
+    """List the committed snapshots in the lake (oldest first), with each snapshot's storage
+    tier (STANDARD, GLACIER, GLACIER (thawed), ...; `local` for a folder) and when a restore
+    drill last proved it restorable (`ddblake drill`)."""
     from exporter.listing import snapshot_rows
+    from lake import catalog
+    from lake.archive import snapshot_tier
     from lake.aws import make_session
+    from lake.drills import drills
     from lake.fileio import load_file_io
 
     io = load_file_io(lake, session=make_session(profile, region))
     rows = snapshot_rows(io, table)
+    proven = {(d["table"], d["snapshot"]): d["started_at"]
+              for t in {r["table"] for r in rows} for d in drills(io, t)
+              if d.get("outcome") == "passed"}
+    for row, manifest in zip(rows, catalog.list_snapshots(io, table), strict=True):
+        row["tier"] = snapshot_tier(io, manifest)
+        row["drilled"] = proven.get((row["table"], row["snapshot_id"]), "")
     render_to(rows, fmt, output, columns=("table", "snapshot_id", "created_at", "method",
-                                          "consistency", "items", "bytes"))
+                                          "consistency", "items", "bytes", "tier", "drilled"))
 
 
 @cli.command("show")
