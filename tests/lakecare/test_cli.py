@@ -11,6 +11,7 @@ import pytest
 
 from ddblake.cli import main
 from lake import catalog, layout
+from lake.drills import record_drill
 from lake.fileio import FileIO, LocalFileIO
 from tests.lakecare.conftest import BUCKET
 from tests.lakecare.lakehelp import TABLE, make_snapshot
@@ -74,6 +75,12 @@ def test_archive_thaw_lifecycle_on_s3(s3_lake: FileIO, s3: Any,
     assert code == 0 and json.loads(out)["ids"] == old.snapshot_id
     code, _, err = run(capsys, "verify", old.snapshot_id, "--lake", lake, "--deep")
     assert code == 6 and "ddblake thaw" in err
+    record_drill(s3_lake, TABLE, "20261122T000000Z-00000000",
+                 {"table": TABLE, "snapshot": old.snapshot_id, "outcome": "passed",
+                  "started_at": "2026-11-22T00:00:00+00:00"})
+    code, out, _ = run(capsys, "snapshots", "--lake", lake, "--format", "json")
+    assert [(r["tier"], r["drilled"]) for r in json.loads(out)] == [
+        ("GLACIER", "2026-11-22T00:00:00+00:00"), ("STANDARD", "")]
     code, out, _ = run(capsys, "thaw", old.snapshot_id, "--lake", lake, "--wait",
                        "--format", "json")
     assert code == 0 and json.loads(out)["ready"] is True
