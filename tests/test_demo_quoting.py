@@ -14,6 +14,7 @@ from ddblake.demo import shell_quote
     "x'${y}'", 'say "hi"', "back`tick`'",
 ])
 def test_quoted_args_reach_the_program_unchanged(arg: str) -> None:
+    env = {"HOME": "/nowhere", "PATH": "/usr/bin:/bin"}
     echoed = subprocess.run(["sh", "-c", f"printf %s {shell_quote(arg)}"], capture_output=True,
-                            text=True, check=True, env={"HOME": "/nowhere", "PATH": "/usr/bin:/bin"})
+                            text=True, check=True, env=env)
     assert echoed.stdout == arg
