@@ -44,7 +44,7 @@ class Demo:
 
     def run(self, *args: str, check: bool = True) -> str:
         """Run ``ddblake ARGS`` as a user would, echoing the command and its output."""
-        shown = "ddblake " + " ".join(shlex.quote(a) for a in args)
+        shown = "ddblake " + " ".join(shell_quote(a) for a in args)
         self.typed.append(shown)
         self.say(f"\n$ {shown}")
         done = subprocess.run([sys.executable, "-m", "ddblake", *args], env=self.env,
@@ -56,6 +56,20 @@ class Demo:
             raise DdbLakeError(f"`{shown}` failed with exit code {done.returncode}",
                                hint="the output above says why")
         return done.stdout
+
+
+def shell_quote(arg: str) -> str:
+    """Quote for a POSIX shell the way a person would: SQL with single quotes goes in double
+    quotes when nothing in it would expand there."""
+    if "'" in arg and not any(c in arg for c in '"\\`') and not _expands(arg):
+        return f'"{arg}"'
+    return shlex.quote(arg)
+
+
+def _expands(text: str) -> bool:
+    """Would ``$`` expand inside double quotes? (``$.name`` does not; ``$x``, ``${``, ``$(`` do.)"""
+    return any(text[i + 1:i + 2].isalnum() or text[i + 1:i + 2] in "{(_@*#?!-$"
+               for i, c in enumerate(text) if c == "$")
 
 
 def _client(service: str) -> Any:

@@ -21,7 +21,11 @@ class EmbeddedAws:
     endpoint: str = ""
 
     def start(self) -> EmbeddedAws:
+        import logging
+
         from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no per-request lines
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
