@@ -37,6 +37,14 @@ def new_id(now: datetime | None = None) -> str:
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
+def derived_id(when: datetime, seed: str) -> str:
+    """A deterministic id for ``seed`` at ``when`` (e.g. one native export -> one snapshot id),
+    so converting the same source twice finds the first result instead of duplicating it."""
+    import hashlib
+
+    return f"{when.astimezone(UTC):%Y%m%dT%H%M%SZ}-{hashlib.sha256(seed.encode()).hexdigest()[:8]}"
+
+
 def is_id(text: str) -> bool:
     return bool(_ID.fullmatch(text))
 
