@@ -128,11 +128,12 @@ class ExportBuilder:
 
     def full(self, items: Iterable[dict[str, Any]], *, export_time: datetime,
              prefix: str | None = None, files: int = 4, empty: int = 3,
-             items_per_file: int | None = None, fmt: str = "DYNAMODB_JSON") -> BuiltExport:
+             items_per_file: int | None = None, fmt: str = "DYNAMODB_JSON",
+             export_arn: str | None = None) -> BuiltExport:
         """Items are spread over ``files - empty`` populated files (or chunks of
         ``items_per_file``), plus ``empty`` 20-byte empty files."""
-        eid = export_id(export_time)
-        built = self._start(eid, prefix)
+        eid = export_arn.rsplit("/", 1)[-1] if export_arn else export_id(export_time)
+        built = self._start(eid, prefix, export_arn)
         chunks = _chunks(items, files - empty, items_per_file)
         for chunk in chunks:
             self._data_file(built, f"{built.export_dir}data/", [{"Item": i} for i in chunk])
@@ -152,10 +153,12 @@ class ExportBuilder:
 
     def incremental(self, lines: list[dict[str, Any]], *, start: datetime, end: datetime,
                     prefix: str | None = None, files: int = 4, empty: int = 3,
-                    view: str = "NEW_AND_OLD_IMAGES") -> BuiltExport:
+                    view: str = "NEW_AND_OLD_IMAGES",
+                    export_arn: str | None = None) -> BuiltExport:
         """``lines`` are full incremental lines (Metadata/Keys/NewImage/OldImage)."""
-        eid = export_id(end + timedelta(minutes=1), incremental=True)
-        built = self._start(eid, prefix)
+        eid = (export_arn.rsplit("/", 1)[-1] if export_arn
+               else export_id(end + timedelta(minutes=1), incremental=True))
+        built = self._start(eid, prefix, export_arn)
         for chunk in _chunks(lines, files - empty, None):
             self._data_file(built, f"{built.base}/data/", list(chunk))
         for _ in range(empty):
@@ -173,8 +176,8 @@ class ExportBuilder:
             "exportType": "INCREMENTAL_EXPORT"}
         return built
 
-    def _start(self, eid: str, prefix: str | None) -> BuiltExport:
-        arn = f"{self.table_arn}/export/{eid}"
+    def _start(self, eid: str, prefix: str | None, arn: str | None = None) -> BuiltExport:
+        arn = arn or f"{self.table_arn}/export/{eid}"
         return BuiltExport(eid, arn, prefix, {})
 
     def _data_file(self, built: BuiltExport, folder: str, lines: list[dict[str, Any]]) -> None:
