@@ -63,6 +63,11 @@ def _json(texts: list[bytes | None]) -> pa.Array:
     return pa.ExtensionArray.from_storage(pa.json_(), pa.array(texts, pa.string()))
 
 
+def _key_column(values: list[Any], key_type: str) -> pa.Array:
+    """Key attribute values (wire form) -> the ``_pk``/``_sk`` column, as in snapshots."""
+    return _key_array(pa.array([next(iter(v.values())) for v in values], pa.string()), key_type)
+
+
 def change_table(records: Iterable[ChangeRecord], keys: KeySchema) -> pa.Table:
     """Encode change records (images taken over and canonicalized in place)."""
     rows = list(records)
@@ -76,10 +81,10 @@ def change_table(records: Iterable[ChangeRecord], keys: KeySchema) -> pa.Table:
         "_old": _json([canonical_bytes(r.old) if r.old is not None else None for r in rows]),
         "_new_sha256": pa.array([sha256_hex(t) if t is not None else None for t in new_texts],
                                 pa.string()),
-        PK: _key_array([k[keys.partition.name] for k in key_items], keys.partition.type),
+        PK: _key_column([k[keys.partition.name] for k in key_items], keys.partition.type),
     }
     if keys.sort is not None:
-        columns[SK] = _key_array([k[keys.sort.name] for k in key_items], keys.sort.type)
+        columns[SK] = _key_column([k[keys.sort.name] for k in key_items], keys.sort.type)
     columns["_source"] = pa.array([r.source for r in rows], pa.string())
     columns["_seq"] = pa.array([r.seq for r in rows], pa.string())
     columns["_ttl"] = pa.array([r.ttl for r in rows], pa.bool_())
