@@ -143,12 +143,12 @@ def test_summary_count_must_match_the_file_list(builder: ExportBuilder, bucket_d
     built = builder.full(items, export_time=T0)
     built.summary["itemCount"] = 2
     builder.write(built)
-    with pytest.raises(CorruptDataError, match="lists 3 items but manifest-summary.json says 2"):
+    with pytest.raises(CorruptDataError, match=r"lists 3 items but manifest-summary\.json says 2"):
         open_export(str(bucket_dir / built.export_dir))
 
 
 def test_missing_summary_says_where_to_point(bucket_dir: Path) -> None:
-    with pytest.raises(MissingDataError, match="manifest-summary.json does not exist") as info:
+    with pytest.raises(MissingDataError, match=r"manifest-summary\.json does not exist") as info:
         open_export(str(bucket_dir / "AWSDynamoDB" / "01768385930622-efd1a093"))
     assert "AWSDynamoDB/<ExportId>/" in (info.value.hint or "")
 
@@ -174,7 +174,7 @@ def test_wrong_key_schema_names_the_line(builder: ExportBuilder, bucket_dir: Pat
                                          lake_dir: Path, items: list[dict[str, Any]]) -> None:
     built = builder.write(builder.full(items, export_time=T0))
     wrong = KeySchema(KeyAttribute("id", "S"))
-    with pytest.raises(CorruptDataError, match="line 1 of .* lacks a key attribute of id"):
+    with pytest.raises(CorruptDataError, match=r"line 1 of .* lacks a key attribute of id"):
         import_export(str(bucket_dir / built.export_dir), LocalFileIO(lake_dir), keys=wrong,
                       config=SERIAL)
 

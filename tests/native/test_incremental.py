@@ -162,6 +162,6 @@ def test_malformed_incremental_line_is_named(builder: ExportBuilder, bucket_dir:
     built = builder.write(builder.incremental([bad], start=T0, end=T0 + W, files=1, empty=0))
     from schemas.errors import CorruptDataError
 
-    with pytest.raises(CorruptDataError, match="line 1 of .*AWSDynamoDB/data/"):
+    with pytest.raises(CorruptDataError, match=r"line 1 of .*AWSDynamoDB/data/"):
         import_export(str(bucket_dir / built.export_dir), LocalFileIO(lake_dir), keys=KEYS,
                       config=SERIAL)
