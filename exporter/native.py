@@ -90,17 +90,26 @@ def snapshot_id_for(export: Export) -> str:
     return layout.derived_id(when, export.info.export_arn)
 
 
-def _item_of(line: bytes, uri: str, number: int, keys: KeySchema) -> dict[str, Any]:
+def _item_of(line: bytes, uri: str, number: int, names: tuple[str, ...]) -> dict[str, Any]:
+    try:
+        item: dict[str, Any] = orjson.loads(line)["Item"]
+        for name in names:
+            item[name]  # a missing key attribute raises KeyError
+        return item
+    except (orjson.JSONDecodeError, KeyError, TypeError) as e:
+        raise _bad_line(line, uri, number, names) from e
+
+
+def _bad_line(line: bytes, uri: str, number: int, names: tuple[str, ...]) -> CorruptDataError:
     try:
         item = orjson.loads(line)["Item"]
     except (orjson.JSONDecodeError, KeyError, TypeError) as e:
-        raise CorruptDataError(f"line {number} of {uri} is not a full-export item line: {e!r}",
-                               hint="only full DYNAMODB_JSON exports become snapshots") from e
-    if not isinstance(item, dict) or any(name not in item for name in keys.names):
-        raise CorruptDataError(f"line {number} of {uri} lacks a key attribute of "
-                               f"{', '.join(keys.names)}",
-                               hint="check the key schema (--partition-key/--sort-key)")
-    return item
+        return CorruptDataError(f"line {number} of {uri} is not a full-export item line: {e!r}",
+                                hint="only full DYNAMODB_JSON exports become snapshots")
+    missing = [n for n in names if not isinstance(item, dict) or n not in item]
+    return CorruptDataError(f"line {number} of {uri} lacks a key attribute of "
+                            f"{', '.join(missing)}",
+                            hint="check the key schema (--partition-key/--sort-key)")
 
 
 def convert_file(source: FileIO, lake: FileIO, task: FileTask) -> FileResult:
@@ -113,8 +122,9 @@ def convert_file(source: FileIO, lake: FileIO, task: FileTask) -> FileResult:
     with local_copy(source, data_file.key) as path:
         result.gzip_bytes = verify_md5(path, data_file, uri)
         builder = PartBuilder(task.keys)
+        names = task.keys.names
         for number, line in enumerate(iter_lines(path, uri), 1):
-            builder.add(_item_of(line, uri, number, task.keys))
+            builder.add(_item_of(line, uri, number, names))
             if builder.item_bytes >= limit:
                 _flush(writer, builder, task, result)
                 builder = PartBuilder(task.keys)
