@@ -201,6 +201,8 @@ def open_export(uri: str, *, session: Any = None, s3_client: Any = None) -> tupl
     """
     folder = _folder_uri(uri)
     here = load_file_io(folder, session=session, s3_client=s3_client)
+    if not here.exists(SUMMARY):
+        _explain_missing(here, folder)
     summary_bytes = _verified(here, SUMMARY, "the export summary")
     try:
         summary = orjson.loads(summary_bytes)
@@ -225,6 +227,16 @@ def open_export(uri: str, *, session: Any = None, s3_client: Any = None) -> tupl
     if len({f.key for f in files}) != len(files):
         raise CorruptDataError(f"manifest-files.json of {info.export_id} lists a file twice")
     return root, Export(root.uri, export_dir, info, files)
+
+
+def _explain_missing(here: FileIO, folder: str) -> None:
+    """No summary here: if this is a bucket/prefix holding exports, name them."""
+    base = "" if folder.rstrip("/").endswith("AWSDynamoDB") else "AWSDynamoDB/"
+    found = [d for d in here.list_dirs(base) if d != "data"][-5:]
+    if found:
+        raise MissingDataError(f"{folder} is not an export folder (no {SUMMARY})",
+                               hint="pass one of the exports below it, e.g. "
+                                    + ", ".join(f"{folder}{base}{d}/" for d in found))
 
 
 def check_format(info: ExportInfo) -> None:

@@ -192,3 +192,12 @@ def test_multi_member_gzip_is_read_whole(builder: ExportBuilder, bucket_dir: Pat
     result = import_export(str(bucket_dir / built.export_dir), LocalFileIO(lake_dir), keys=KEYS,
                            config=SERIAL)
     assert result.items == 3
+
+
+def test_pointing_at_the_bucket_names_the_exports_in_it(builder: ExportBuilder,
+                                                        bucket_dir: Path,
+                                                        items: list[dict[str, Any]]) -> None:
+    built = builder.write(builder.full(items, export_time=T0, prefix="p"))
+    with pytest.raises(MissingDataError, match="is not an export folder") as info:
+        open_export(str(bucket_dir / "p"))
+    assert f"{bucket_dir}/p/AWSDynamoDB/{built.export_id}/" in (info.value.hint or "")
