@@ -161,9 +161,11 @@ def _verified(io: FileIO, key: str, what: str) -> bytes:
 
 def _info(summary: dict[str, Any]) -> ExportInfo:
     try:
-        export_type = summary.get("exportType") or "FULL_EXPORT"
-        if export_type not in ("FULL_EXPORT", "INCREMENTAL_EXPORT"):
-            raise ManifestError(f"unknown exportType {export_type!r} in manifest-summary.json")
+        declared = summary.get("exportType") or "FULL_EXPORT"
+        if declared not in ("FULL_EXPORT", "INCREMENTAL_EXPORT"):
+            raise ManifestError(f"unknown exportType {declared!r} in manifest-summary.json")
+        export_type: ExportType = ("INCREMENTAL_EXPORT" if declared == "INCREMENTAL_EXPORT"
+                                   else "FULL_EXPORT")
         return ExportInfo(
             export_arn=str(summary["exportArn"]), table_arn=str(summary["tableArn"]),
             table_id=summary.get("tableId"), export_type=export_type,

@@ -250,7 +250,7 @@ def export_incremental(ddb: Any, s3_client: Any, lake: FileIO, config: NativeExp
     if explicit and start >= end:
         export_chain.validate_window(start, end, earliest=earliest, latest=None,
                                      table=config.table)
-    results = []
+    results: list[ImportResult] = []
     while True:
         stop = min(start + export_chain.MAX_WINDOW, end)
         if stop - start < export_chain.MIN_WINDOW and not explicit:

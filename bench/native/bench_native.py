@@ -38,15 +38,25 @@ PER_FILE = 50_000
 
 
 def build(data: Path, items: int) -> str:
+    """Write the export file by file (50,000 items each), so memory stays small."""
     marker = data / f"export-{items}.txt"
     if marker.exists():
         return marker.read_text()
     from ddblake.sampledata import orders
-    from tests.native.export_builder import ExportBuilder, LocalBucket
+    from tests.native.export_builder import (
+        EMPTY_GZIP, ExportBuilder, LocalBucket, b64md5, data_name, etag, gzip_lines)
 
-    builder = ExportBuilder(LocalBucket(data / "bucket"))
-    built = builder.full(orders(items), export_time=datetime(2026, 1, 1, tzinfo=UTC),
-                         items_per_file=PER_FILE, empty=2)
+    bucket = LocalBucket(data / "bucket")
+    builder = ExportBuilder(bucket)
+    built = builder.full([], export_time=datetime(2026, 1, 1, tzinfo=UTC), files=0, empty=0)
+    chunks = [orders(min(PER_FILE, items - s), start=s) for s in range(0, items, PER_FILE)]
+    for payload in [gzip_lines({"Item": i} for i in c) for c in chunks] + [EMPTY_GZIP] * 2:
+        key = f"{built.export_dir}data/{data_name()}"
+        bucket.put(key, payload)
+        count = 0 if payload == EMPTY_GZIP else min(PER_FILE, items - len(built.files) * PER_FILE)
+        built.files.append({"itemCount": count, "md5Checksum": b64md5(payload),
+                            "etag": etag(payload), "dataFileS3Key": key})
+    built.summary["itemCount"] = sum(f["itemCount"] for f in built.files)
     builder.write(built)
     marker.write_text(built.export_dir)
     return built.export_dir
