@@ -44,7 +44,14 @@ def build(data: Path, items: int) -> str:
         return marker.read_text()
     from ddblake.sampledata import orders
     from tests.native.export_builder import (
-        EMPTY_GZIP, ExportBuilder, LocalBucket, b64md5, data_name, etag, gzip_lines)
+        EMPTY_GZIP,
+        ExportBuilder,
+        LocalBucket,
+        b64md5,
+        data_name,
+        etag,
+        gzip_lines,
+    )
 
     bucket = LocalBucket(data / "bucket")
     builder = ExportBuilder(bucket)
@@ -145,7 +152,7 @@ def run_pyarrow(files: list[Path], out: Path) -> int:
 
 def _preload(method: str) -> None:
     """Import each method's libraries before the clock starts."""
-    import pyarrow.parquet  # noqa: F401
+    import pyarrow.parquet
 
     if method.startswith("ddblake"):
         import exporter.import_export  # noqa: F401

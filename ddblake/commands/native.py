@@ -1,7 +1,5 @@
-"""``ddblake import-export`` (convert an export already in S3) and the native export modes.
-
-``run_native`` is what ``ddblake export --mode native|incremental`` calls; until that command
-exists it is also reachable as ``ddblake export-native``.
+"""``ddblake import-export`` (convert an export already in S3), and the ``native`` and
+``incremental`` modes of ``ddblake export`` (:data:`NATIVE_MODES`, :func:`native_options`).
 """
 
 from __future__ import annotations
@@ -50,16 +48,17 @@ def parse_time(text: str | None, option: str) -> datetime | None:
 def convert_options(fn: Any) -> Any:
     fn = click.option("--workers", type=click.IntRange(1, 64), default=None,
                       help="Worker processes converting data files (default: CPU count).")(fn)
-    fn = click.option("--part-size", type=click.IntRange(1, 4096), default=32,
+    fn = click.option("--target-file-mb", type=click.FloatRange(min=1, max=4096), default=32.0,
                       show_default=True,
-                      help="MB of item text per Parquet part (bounds memory per worker).")(fn)
+                      help="Cut a part when its items reach this many MB of canonical "
+                           "DynamoDB JSON (bounds each worker's memory).")(fn)
     return fn
 
 
-def _convert_config(workers: int | None, part_size: int, profile: str | None,
+def _convert_config(workers: int | None, target_mb: float, profile: str | None,
                     region: str | None) -> ConvertConfig:
     base = ConvertConfig(profile=profile, region=region,
-                         part_item_bytes=part_size * 1024 * 1024)
+                         part_item_bytes=int(target_mb * 1024 * 1024))
     return ConvertConfig(workers or base.workers, base.part_item_bytes, profile, region)
 
 
@@ -88,7 +87,8 @@ def _report(results: list[ImportResult], fmt: str) -> None:
 @profile_option
 @region_option
 def import_export_command(uri: str, lake: str, table: str | None, partition_key: str | None,
-                          sort_key: str | None, workers: int | None, part_size: int, fmt: str,
+                          sort_key: str | None, workers: int | None, target_file_mb: float,
+                          fmt: str,
                           quiet: bool, profile: str | None, region: str | None) -> None:
     """Convert a native export already in S3 (or a local copy) into the lake.
 
@@ -107,8 +107,8 @@ def import_export_command(uri: str, lake: str, table: str | None, partition_key:
     lake_io = load_file_io(lake, session=session, s3_client=s3)
     ddb = _optional_ddb(session) if uri.startswith("s3://") else None
     result = import_export(uri, lake_io, table=table, keys=keys, ddb=ddb, session=session,
-                           s3_client=s3, config=_convert_config(workers, part_size, profile,
-                                                                region),
+                           s3_client=s3, config=_convert_config(workers, target_file_mb,
+                                                                profile, region),
                            listener=TerminalProgress(quiet=quiet))
     _report([result], fmt)
 
@@ -120,29 +120,50 @@ def _optional_ddb(session: Any) -> Any:
         return None
 
 
-def run_native(mode: str, table: str, lake: str, *, export_time: str | None,
-               start: str | None, end: str | None, export_bucket: str | None, view: str,
-               workers: int | None, part_size: int, poll: float, timeout_minutes: int,
-               quiet: bool, profile: str | None, region: str | None, fmt: str) -> None:
-    """The native/incremental modes of ``ddblake export`` (flags already parsed by click)."""
+def _native_mode(options: dict[str, Any]) -> dict[str, Any]:
+    """``ddblake export --mode native|incremental``: request, wait, convert; the summary."""
     from datetime import timedelta
 
-    session = make_session(profile, region)
+    scan_only = [flag for flag, used in (
+        ("--segments", options.get("segments", "auto") != "auto"),
+        ("--consistent-read", options.get("consistent_read")),
+        ("--max-rcu", options.get("max_rcu") is not None),
+        ("--page-size", options.get("page_size") is not None),
+        ("--resume", options.get("resume"))) if used]
+    if scan_only:
+        raise UsageError(f"{', '.join(scan_only)} only apply to --mode scan",
+                         hint="a native export reads no table capacity and resumes by itself "
+                              "(re-run the same command)")
+    session = make_session(options["profile"], options["region"])
     ddb, s3 = make_client("dynamodb", session), make_client("s3", session)
-    lake_io = load_file_io(lake, session=session, s3_client=s3)
+    lake_io = load_file_io(options["lake"], session=session, s3_client=s3)
     config = NativeExportConfig(
-        table, export_time=parse_time(export_time, "--export-time"),
-        start=parse_time(start, "--from"), end=parse_time(end, "--to"),
-        view=view,  # type: ignore[arg-type]
-        export_bucket=export_bucket, poll_seconds=poll,
-        timeout=timedelta(minutes=timeout_minutes),
-        convert=_convert_config(workers, part_size, profile, region))
-    listener = TerminalProgress(quiet=quiet)
-    if mode == "native":
-        results = [export_full(ddb, s3, lake_io, config, listener=listener)]
-    else:
-        results = export_incremental(ddb, s3, lake_io, config, listener=listener)
-    _report(results, fmt)
+        options["table"], export_time=parse_time(options["export_time"], "--export-time"),
+        start=parse_time(options["start"], "--from"), end=parse_time(options["end"], "--to"),
+        view=options["view"], export_bucket=options["export_bucket"],
+        poll_seconds=options["poll"], timeout=timedelta(minutes=options["timeout_minutes"]),
+        convert=_convert_config(options["workers"], options["target_file_mb"],
+                                options["profile"], options["region"]))
+    listener = TerminalProgress(quiet=options["quiet"])
+    if options["mode"] == "native":
+        return export_full(ddb, s3, lake_io, config, listener=listener).to_dict()
+    results = export_incremental(ddb, s3, lake_io, config, listener=listener)
+    return incremental_summary(results)
+
+
+def incremental_summary(results: list[ImportResult]) -> dict[str, Any]:
+    return {"exports": len(results), "kinds": ",".join(r.kind for r in results),
+            "items": sum(r.items for r in results),
+            "snapshot_id": next((r.snapshot_id for r in results if r.snapshot_id), None),
+            "batches": sum(len(r.batches) for r in results),
+            "chain_end": results[-1].chain_end if results else None,
+            "seconds": round(sum(r.seconds for r in results), 3)}
+
+
+NATIVE_MODES = {"native": _native_mode, "incremental": _native_mode}
+MODES_HELP = ("'native' = DynamoDB's export at one exact time (needs PITR; no read capacity) "
+              "-> a snapshot; 'incremental' = the changes since the table's last exported "
+              "point -> change records.")
 
 
 def native_options(fn: Any) -> Any:
@@ -169,28 +190,3 @@ def native_options(fn: Any) -> Any:
     ]):
         fn = option(fn)
     return fn
-
-
-@cli.command(name="export-native")
-@click.argument("table")
-@lake_option
-@click.option("--mode", type=click.Choice(["native", "incremental"]), default="native",
-              show_default=True,
-              help="native: full export at one exact time -> a snapshot; incremental: the "
-                   "changes since the last exported point -> change records.")
-@native_options
-@convert_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Summary format (json goes to stdout).")
-@quiet_option
-@profile_option
-@region_option
-def export_native_command(table: str, lake: str, mode: str, **kw: Any) -> None:
-    """Back up TABLE with DynamoDB's native export (needs point-in-time recovery).
-
-    Uses no read capacity. --mode native takes a full export at one exact time and makes
-    a snapshot; --mode incremental exports the changes since the table's last exported
-    point (15 minutes to 24 hours per window) as change records, re-baselining with a full
-    export when the chain cannot continue.
-    """
-    run_native(mode, table, lake, **kw)

@@ -1,4 +1,4 @@
-"""What a user sees: `ddblake import-export` and `ddblake export-native` (in-process CLI)."""
+"""What a user sees: `ddblake import-export` and `ddblake export --mode native|incremental`."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def test_import_export_prints_a_summary(builder: ExportBuilder, bucket_dir: Path
     built = builder.write(builder.full(copy.deepcopy(items), export_time=T0, prefix="p"))
     code, out, _ = run(["import-export", str(bucket_dir / built.export_dir), "--lake",
                         str(lake_dir), "--partition-key", "pk:S", "--sort-key", "sk:S",
-                        "--workers", "1", "--format", "json", "-q"], capsys)
+                        "--workers", "1", "--format", "json", "-q", "--target-file-mb", "1"],
+                       capsys)
     assert code == 0
     summary = json.loads(out)
     assert summary["kind"] == "snapshot" and summary["items"] == 3 and summary["created"]
@@ -68,5 +69,13 @@ def test_export_native_on_a_local_lake_asks_for_a_bucket(lake_dir: Path, ddb: An
     create_table(ddb, "Orders")
     ddb.update_continuous_backups(TableName="Orders", PointInTimeRecoverySpecification={
         "PointInTimeRecoveryEnabled": True})
-    code, _, err = run(["export-native", "Orders", "--lake", str(lake_dir), "-q"], capsys)
+    code, _, err = run(["export", "Orders", "--lake", str(lake_dir), "--mode", "native", "-q"],
+                       capsys)
     assert code == 2 and "--export-bucket s3://BUCKET/PREFIX" in err
+
+
+def test_scan_flags_are_refused_in_native_mode(lake_dir: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["export", "Orders", "--lake", str(lake_dir), "--mode", "incremental",
+                        "--max-rcu", "100", "--resume"], capsys)
+    assert code == 2 and "--max-rcu, --resume only apply to --mode scan" in err
