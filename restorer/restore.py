@@ -20,7 +20,7 @@ from lake.aws import make_client, make_session
 from lake.fileio import FileIO, load_file_io
 from lake.progress import NullListener, ProgressListener
 from restorer.config import RestoreConfig, RestoreIncomplete, RestoreResult, Verification
-from restorer.journal import Journal, UnitRecord, find_resumable
+from restorer.journal import Journal, find_resumable
 from restorer.select import Query, Source, resolve_source
 from restorer.spool import Spool, read_unit, unit_count
 from restorer.target import check_key_schema, create_target, describe, wait_active

@@ -153,15 +153,15 @@ class Query:
         self.keys = keys
         self.con = sandboxed_connection(list(source.selection.paths),
                                         setup_sql=list(source.selection.setup))
-        self.con.create_function("ddblake_norm", _norm_or_none, ["VARCHAR"], "VARCHAR", null_handling="special")
-        sql = f"SELECT _item FROM ({source.selection.sql}) AS s"
+        self.con.create_function("ddblake_norm", _norm_or_none, ["VARCHAR"], "VARCHAR",
+                                 null_handling="special")
+        sql = f"SELECT s._item FROM ({source.selection.sql}) AS s"
         if config.keys_file:
             self.con.register(KEYS_VIEW, load_keys(config.keys_file, keys))
             on = " AND ".join(f"{key_text_sql(a)} = k.k{i}" for i, a in enumerate(keys.attributes))
-            sql = (f"SELECT s._item FROM ({source.selection.sql}) AS s "
-                   f"SEMI JOIN {KEYS_VIEW} AS k ON {on}")
+            sql += f" SEMI JOIN {KEYS_VIEW} AS k ON {on}"
         if config.where:
-            sql = f"SELECT _item FROM ({sql}) AS w WHERE {check_predicate(config.where)}"
+            sql += f" WHERE ({check_predicate(config.where)})"
         self.sql = sql
 
     def close(self) -> None:
@@ -186,4 +186,4 @@ class Query:
         sql = (f"SELECT _item::VARCHAR AS _item, (hash({key}) % {int(units)})::INTEGER AS _unit "
                f"FROM ({self.sql}) AS q")
         relation = run_user_sql(self.con, sql)
-        yield from relation.fetch_arrow_reader(rows)
+        yield from relation.to_arrow_reader(rows)

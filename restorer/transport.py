@@ -8,17 +8,21 @@ built by concatenating texts. botocore still resolves the endpoint, signs (the s
 covers the real body: the swap happens before signing), retries throttles, 5xx and resets
 (the body is swapped again on each retry, which re-signs), and parses the response.
 
-A ``before-send`` guard refuses to send the placeholder, so a missed swap can never write it.
+A ``before-send`` guard (registered first) refuses to send the placeholder, so a missed
+swap can never write it.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 from typing import Any
 
 import orjson
 
-_MARK = "__ddblake_placeholder__"
+# A per-process random marker: no real item can carry it by accident.
+_MARK = f"__ddblake_placeholder_{secrets.token_hex(8)}__"
+_MARK_BYTES = _MARK.encode()
 _PLACEHOLDER = {"PutRequest": {"Item": {_MARK: {"S": _MARK}}}}
 
 
@@ -54,8 +58,8 @@ class FastWriter:
                 del request.headers["Content-Length"]
 
     def _guard(self, request: Any, **_: Any) -> None:
-        expected = getattr(self._local, "body", None)
-        if expected is not None and request.body != expected:
+        body = request.body or b""
+        if len(body) < 1024 and _MARK_BYTES in body:
             raise PlaceholderSent("refusing to send the restore placeholder body")
 
     def _call(self, body: bytes, method: Any, **params: Any) -> Any:
