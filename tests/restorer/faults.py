@@ -25,6 +25,13 @@ class _Raw:
 
 
 def ddb_error(request: Any, status: int, code: str) -> AWSResponse:
+    """An error answer. botocore runs every ``before-send`` handler and uses the first
+    answer, so moto's stub would still apply the request: empty the body to stop it."""
+    target = request.headers.get("X-Amz-Target", b"")
+    target = target.decode() if isinstance(target, bytes) else str(target)
+    request.body = (b'{"RequestItems":{}}' if target.endswith("BatchWriteItem")
+                    else b'{"TableName":"ddblake-fault-sink","Item":{"pk":{"S":"x"}}}')
+    request.headers["Content-Length"] = str(len(request.body))
     body = orjson.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
                          "message": "injected"})
     return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0"},
@@ -86,6 +93,7 @@ class FaultPlan:
         if fault == "500":
             return ddb_error(request, 500, "InternalServerError")
         if fault == "503":
+            ddb_error(request, 503, "ServiceUnavailable")
             return AWSResponse(request.url, 503, {}, _Raw(b""))
         if fault == "reset":
             raise ConnectionClosedError(endpoint_url=request.url)
