@@ -114,8 +114,10 @@ def _label(config: RestoreConfig, source: Source) -> str:
 def _prepare_target(run: _Run) -> None:
     """Create the new table or check the existing one, before any item is written."""
     config, journal, keys = run.config, run.journal, run.source.manifest.key_schema
+    found = describe(run.ddb, config.target)
+    if found is None and journal.created_table and not journal.table_ready:
+        journal.created_table = False  # the run that meant to create it died first
     if journal.table_ready or config.existing or journal.created_table:
-        found = describe(run.ddb, config.target)
         if found is None:
             raise NotFoundError(f"table {config.target} does not exist",
                                 hint="leave out --existing to create it from the snapshot")

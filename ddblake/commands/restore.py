@@ -21,7 +21,7 @@ def _features(value: str | None) -> frozenset[str]:
     return frozenset(v.strip() for v in value.split(",") if v.strip())
 
 
-def _summary(result: RestoreResult) -> dict[str, Any]:
+def _summary(result: RestoreResult, fmt: str) -> dict[str, Any]:
     value = result.to_dict()
     if result.dry_run:
         for key in ("written", "skipped_existing", "skipped_expired", "dead_letters",
@@ -29,7 +29,7 @@ def _summary(result: RestoreResult) -> dict[str, Any]:
                     "verification", "restore_id", "created_table"):
             value.pop(key, None)
         value["would_write"] = result.selected
-    elif result.verification is not None:
+    elif result.verification is not None and fmt != "json":
         v = result.verification
         value["verification"] = (f"{'ok' if v.ok else 'FAILED'}: {v.found_items}/"
                                  f"{v.expected_items} items, digest "
@@ -121,6 +121,6 @@ def restore_command(table: str | None, lake: str, target: str, snapshot: str,
     try:
         result = restore(config, listener=TerminalProgress(quiet=quiet))
     except RestoreIncomplete as e:
-        summary(_summary(e.result), "json" if fmt == "json" else "table")
+        summary(_summary(e.result, fmt), "json" if fmt == "json" else "table")
         raise
-    summary(_summary(result), "json" if fmt == "json" else "table")
+    summary(_summary(result, fmt), "json" if fmt == "json" else "table")
