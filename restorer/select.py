@@ -1,0 +1,189 @@
+"""Which items a restore writes: a selection from the lake, narrowed by ``--where`` and
+``--keys``, counted, sampled and spooled into units.
+
+The selection SQL (a snapshot, the table as of a time, items deleted or changed in a
+window) yields a column ``_item`` (canonical DynamoDB JSON, wire form) among others. It runs
+in the sandboxed DuckDB connection, wrapped as::
+
+    SELECT _item FROM (<selection>) AS s [SEMI JOIN keys ON key = key] WHERE <predicate>
+
+Key values compare by DynamoDB value (``N`` keys through :func:`normalize_number`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from lake import catalog, layout
+from lake.fileio import FileIO
+from queries.sandbox import check_predicate, run_user_sql, sandboxed_connection
+from restorer.config import RestoreConfig
+from schemas.dynamo_json import normalize_number
+from schemas.errors import ArchivedError, NotFoundError, UsageError
+from schemas.keys import KeyAttribute, KeySchema
+from schemas.manifest import Manifest
+
+KEYS_VIEW = "_ddblake_keys"
+_COLD = frozenset({"GLACIER", "DEEP_ARCHIVE", "GLACIER_IR_ARCHIVE"})
+
+
+@dataclass(frozen=True)
+class Selection:
+    """SQL over the lake that yields ``_item`` rows; ``paths`` are the files it may read and
+    ``setup`` the statements to run before the sandbox locks."""
+
+    sql: str
+    paths: tuple[str, ...]
+    setup: tuple[str, ...] = ()
+    note: str = ""
+
+
+def snapshot_selection(io: FileIO, manifest: Manifest) -> Selection:
+    """Every item of one snapshot (all parts, ``union_by_name``).
+
+    Stand-in until ``queries.selections`` lands; local lakes only."""
+    paths = tuple(io.full_uri(layout.snapshot_part(manifest.table, manifest.snapshot_id, p.path))
+                  for p in manifest.parts)
+    if not paths:
+        return Selection("SELECT NULL::VARCHAR AS _item WHERE false", (),
+                         note=f"snapshot {manifest.snapshot_id} (empty)")
+    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+    sql = f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+    return Selection(sql, paths, note=f"snapshot {manifest.snapshot_id}")
+
+
+@dataclass(frozen=True)
+class Source:
+    """The resolved source: the manifest that describes the table, and the selection."""
+
+    manifest: Manifest
+    selection: Selection
+    label: str
+
+
+def check_not_archived(io: FileIO, manifest: Manifest) -> None:
+    """Refuse a snapshot whose parts sit in a cold storage class and are not restored."""
+    for part in manifest.parts:
+        info = io.stat(layout.snapshot_part(manifest.table, manifest.snapshot_id, part.path))
+        if info is None:
+            raise NotFoundError(f"part {part.path} of snapshot {manifest.snapshot_id} is missing",
+                                hint=f"run `ddblake verify --lake {io.uri}` to see the damage")
+        if info.storage_class in _COLD and not (info.restore and 'ongoing-request="false"'
+                                                in info.restore):
+            raise ArchivedError(f"snapshot {manifest.snapshot_id} is archived "
+                                f"({info.storage_class})",
+                                hint=f"run `ddblake thaw {manifest.snapshot_id} --lake {io.uri}` "
+                                     "and restore when it has finished")
+
+
+def resolve_source(io: FileIO, config: RestoreConfig) -> Source:
+    if config.as_of or config.deleted_between or config.changed_between:
+        raise UsageError("--as-of, --deleted-between and --changed-between need the query "
+                         "selections, which this build does not have yet",
+                         hint="restore a --snapshot with --where or --keys instead")
+    manifest = catalog.find_snapshot(io, config.snapshot, config.table)
+    check_not_archived(io, manifest)
+    return Source(manifest, snapshot_selection(io, manifest), f"snapshot {manifest.snapshot_id}")
+
+
+def key_text_sql(attr: KeyAttribute) -> str:
+    """SQL for a key attribute's comparable text taken from ``_item``."""
+    name = attr.name.replace("\\", "\\\\").replace('"', '\\"').replace("'", "''")
+    text = f"json_extract_string(_item, '$.\"{name}\".{attr.type}')"
+    return f"ddblake_norm({text})" if attr.type == "N" else text
+
+
+def _plain(value: Any, attr: KeyAttribute, where: str) -> str:
+    if isinstance(value, dict):
+        if len(value) != 1 or attr.type not in value:
+            raise UsageError(f"{where}: key {attr.name} must be of type {attr.type}, "
+                             f"got {value!r}")
+        value = value[attr.type]
+    if value is None or value == "":
+        raise UsageError(f"{where}: key {attr.name} is missing")
+    text = str(value)
+    if attr.type == "N":
+        try:
+            return normalize_number(text)
+        except ArithmeticError as e:
+            raise UsageError(f"{where}: {text!r} is not a number") from e
+    return text
+
+
+def load_keys(path: str, keys: KeySchema) -> pa.Table:
+    """A keys file: CSV with a header naming the key attributes, or JSON lines with plain or
+    DynamoDB-typed values (``{"id": "a"}`` or ``{"id": {"S": "a"}}``). B keys in base64."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"keys file {path} does not exist")
+    rows: list[dict[str, Any]]
+    with open(file, encoding="utf-8", newline="") as f:
+        first = f.read(1)
+        f.seek(0)
+        if first in ("{", "["):
+            rows = [json.loads(line, parse_float=str, parse_int=str) for line in f if line.strip()]
+        else:
+            rows = list(csv.DictReader(f))
+    columns: dict[str, list[str]] = {f"k{i}": [] for i in range(len(keys.attributes))}
+    for n, row in enumerate(rows, 1):
+        for i, attr in enumerate(keys.attributes):
+            if not isinstance(row, dict) or attr.name not in row:
+                raise UsageError(f"{path} line {n}: no key attribute {attr.name!r}",
+                                 hint=f"the key is {', '.join(keys.names)}")
+            columns[f"k{i}"].append(_plain(row[attr.name], attr, f"{path} line {n}"))
+    return pa.table({k: pa.array(v, pa.string()) for k, v in columns.items()})
+
+
+def _norm_or_none(text: str | None) -> str | None:
+    return None if text is None else normalize_number(text)
+
+
+class Query:
+    """The wrapped selection on a sandboxed connection: count, sample, stream."""
+
+    def __init__(self, source: Source, config: RestoreConfig) -> None:
+        keys = source.manifest.key_schema
+        self.keys = keys
+        self.con = sandboxed_connection(list(source.selection.paths),
+                                        setup_sql=list(source.selection.setup))
+        self.con.create_function("ddblake_norm", _norm_or_none, ["VARCHAR"], "VARCHAR",
+                                 null_handling="special")
+        sql = f"SELECT s._item FROM ({source.selection.sql}) AS s"
+        if config.keys_file:
+            self.con.register(KEYS_VIEW, load_keys(config.keys_file, keys))
+            on = " AND ".join(f"{key_text_sql(a)} = k.k{i}" for i, a in enumerate(keys.attributes))
+            sql += f" SEMI JOIN {KEYS_VIEW} AS k ON {on}"
+        if config.where:
+            sql += f" WHERE ({check_predicate(config.where)})"
+        self.sql = sql
+
+    def close(self) -> None:
+        self.con.close()
+
+    def count(self) -> tuple[int, str]:
+        """How many rows, and a fingerprint of their content (to recognise them on resume)."""
+        row = run_user_sql(self.con, f"SELECT count(*), coalesce(sum(hash(_item)), 0)::VARCHAR "
+                                     f"FROM ({self.sql}) AS q").fetchone()
+        assert row is not None
+        return int(row[0]), str(row[1])
+
+    def sample(self, n: int) -> list[str]:
+        rows = run_user_sql(self.con, f"SELECT _item::VARCHAR FROM ({self.sql}) AS q "
+                                      f"LIMIT {int(n)}").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def batches(self, units: int, rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+        """Rows as (``_item`` text, ``_unit``): the unit is a hash of the key, so every
+        version of a key lands in the same unit and units are the same on every run."""
+        key = ", ".join(key_text_sql(a) for a in self.keys.attributes)
+        sql = (f"SELECT _item::VARCHAR AS _item, (hash({key}) % {int(units)})::INTEGER AS _unit "
+               f"FROM ({self.sql}) AS q")
+        relation = run_user_sql(self.con, sql)
+        yield from relation.to_arrow_reader(rows)
