@@ -113,6 +113,11 @@ def request(ddb: Any, args: dict[str, Any], table: str) -> dict[str, Any]:
     except ClientError as e:
         if error_code(e) == "PointInTimeRecoveryUnavailableException":
             raise pitr_error(table) from e
+        if error_code(e) == "InvalidExportTimeException":
+            raise UsageError(f"DynamoDB refused the export time of table {table}: {e}",
+                             hint="pick a time inside the table's point-in-time recovery "
+                                  "window (see `aws dynamodb describe-continuous-backups`)"
+                             ) from e
         if error_code(e) == "IdempotentParameterMismatchException":
             raise UsageError(f"DynamoDB already has an export with this request's token but "
                              f"other settings ({e})", hint="wait 8 hours or change --export-time"
@@ -223,7 +228,9 @@ def export_full(ddb: Any, s3_client: Any, lake: FileIO, config: NativeExportConf
     when = (when or clock.now()).astimezone(UTC).replace(microsecond=0)
     token = client_token(description["TableArn"], "FULL_EXPORT", iso_us(when), dest.bucket,
                          dest.prefix)
-    args = {**_args(description, dest, token), "ExportTime": when, "ExportType": "FULL_EXPORT"}
+    args = {**_args(description, dest, token), "ExportType": "FULL_EXPORT"}
+    if config.export_time is not None:
+        args["ExportTime"] = when  # else DynamoDB exports "now" (its summary says when)
     return run_export(ddb, s3_client, lake, config, args, clock, listener, description, when)
 
 

@@ -78,7 +78,8 @@ class FakeDynamoDBExports:
                                         export_arn=arn, view=spec["ExportViewType"])
         else:
             items = [from_client(i) for i in scan_all(self.ddb, self.table)]
-            built = builder.full(items, export_time=request["ExportTime"], prefix=prefix,
+            at = request.get("ExportTime") or datetime.now(UTC)  # DynamoDB: "now"
+            built = builder.full(items, export_time=at, prefix=prefix,
                                  export_arn=arn)
         builder.write(built)
 
@@ -190,6 +191,9 @@ def test_incremental_windows_follow_the_chain(world: dict[str, Any]) -> None:
     clock = FakeClock(t0)
     first = export_incremental(ddb, world["s3"], lake, _config(), clock=clock)
     assert [r.kind for r in first] == ["snapshot"]  # no chain yet: a full baseline
+    base = load_chain(lake, "Orders")
+    assert base is not None and base.base_snapshot == first[0].snapshot_id
+    t0 = base.end  # the export time DynamoDB reported
     item = every_type_items()[2]
     fake.lines = [change_line(t0 + timedelta(minutes=1), key_of(item), new=item)]
     clock.at = t0 + timedelta(hours=30)
@@ -223,3 +227,25 @@ def test_incremental_window_is_validated_before_asking(world: dict[str, Any]) ->
             export_incremental(ddb, world["s3"], lake, _config(start=start, end=end),
                                clock=clock)
     assert fake.requests == []
+
+
+def test_the_export_folder_comes_from_export_manifest_when_dynamodb_gives_it() -> None:
+    from exporter.native_request import export_folder
+
+    arn = "arn:aws:dynamodb:us-east-1:1:table/T/export/01768385930622-efd1a093"
+    real = {"ExportArn": arn,
+            "ExportManifest": "lake/_exports/AWSDynamoDB/01768385930622-efd1a093/"
+                              "manifest-summary.json"}
+    assert export_folder(real, "b", "lake/_exports") == \
+        "s3://b/lake/_exports/AWSDynamoDB/01768385930622-efd1a093/"
+    assert export_folder({"ExportArn": arn}, "b", "") == \
+        "s3://b/AWSDynamoDB/01768385930622-efd1a093/"
+
+
+def test_without_export_time_dynamodb_picks_now(world: dict[str, Any]) -> None:
+    ddb, lake, fake = world["ddb"], world["lake"], world["fake"]
+    _enable_pitr(ddb)
+    fake_time = datetime.now(UTC).replace(microsecond=0)
+    result = export_full(ddb, world["s3"], lake, _config(), clock=FakeClock(fake_time))
+    assert "ExportTime" not in fake.requests[0]
+    assert result.created
