@@ -249,3 +249,22 @@ def test_without_export_time_dynamodb_picks_now(world: dict[str, Any]) -> None:
     result = export_full(ddb, world["s3"], lake, _config(), clock=FakeClock(fake_time))
     assert "ExportTime" not in fake.requests[0]
     assert result.created
+
+
+def test_a_chain_older_than_the_pitr_window_is_rebaselined(world: dict[str, Any]) -> None:
+    from exporter.export_chain import Chain, save_chain
+    from lake.progress import RecordingListener
+
+    ddb, lake, fake = world["ddb"], world["lake"], world["fake"]
+    _enable_pitr(ddb)
+    old = datetime.now(UTC) - timedelta(days=40)
+    save_chain(lake, Chain("Orders", None, old, None, old))
+    listener = RecordingListener()
+    results = export_incremental(ddb, world["s3"], lake, _config(),
+                                 clock=FakeClock(datetime.now(UTC)), listener=listener)
+    assert [r.kind for r in results] == ["snapshot"]
+    assert fake.requests[0]["ExportType"] == "FULL_EXPORT"
+    assert any("the chain cannot continue; taking a full export as the new baseline" in m
+               for m in listener.messages)
+    chain = load_chain(lake, "Orders")
+    assert chain is not None and chain.base_snapshot == results[0].snapshot_id
