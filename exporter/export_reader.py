@@ -221,6 +221,12 @@ def open_export(uri: str, *, session: Any = None, s3_client: Any = None) -> tupl
     root = load_file_io(root_uri, session=session, s3_client=s3_client)
     files_data = _verified(root, info.manifest_files_key, "the export's file list")
     files = _files(files_data, root.full_uri(info.manifest_files_key))
+    base = export_dir[: export_dir.rfind("AWSDynamoDB/")] + "AWSDynamoDB/"
+    for f in files:
+        if not f.key.startswith(base) or ".." in f.key.split("/"):
+            raise ManifestError(f"manifest-files.json of {info.export_id} lists {f.key!r}, "
+                                f"outside the export's {base} folder",
+                                hint="the manifest was altered; do not convert this export")
     listed = sum(f.item_count for f in files)
     if listed != info.item_count:
         raise CorruptDataError(f"manifest-files.json lists {listed} items but manifest-summary."

@@ -201,3 +201,15 @@ def test_pointing_at_the_bucket_names_the_exports_in_it(builder: ExportBuilder,
     with pytest.raises(MissingDataError, match="is not an export folder") as info:
         open_export(str(bucket_dir / "p"))
     assert f"{bucket_dir}/p/AWSDynamoDB/{built.export_id}/" in (info.value.hint or "")
+
+
+def test_a_manifest_pointing_outside_the_export_is_refused(builder: ExportBuilder,
+                                                           bucket_dir: Path,
+                                                           items: list[dict[str, Any]]) -> None:
+    from schemas.errors import ManifestError
+
+    built = builder.full(items, export_time=T0)
+    built.files[0]["dataFileS3Key"] = "AWSDynamoDB/../../secrets.json.gz"
+    builder.write(built)
+    with pytest.raises(ManifestError, match="outside the export's AWSDynamoDB/ folder"):
+        open_export(str(bucket_dir / built.export_dir))
