@@ -1,19 +1,51 @@
 """Runs independent per-file tasks on worker processes, bounded and cancellable.
 
 At most ``2 * workers`` tasks are in flight (a producer never queues without limit); the
-first failure cancels what has not started and is re-raised. ``workers <= 1`` runs the
-tasks in this process (tests, in-process moto, tiny exports).
+first failure cancels what has not started and is re-raised in the parent with its hint
+(a DdbLakeError does not survive pickling on its own). ``workers <= 1`` runs the tasks in
+this process (tests, in-process moto, tiny exports). Workers use the ``spawn`` context
+(boto3 and forked sockets do not mix) and ``gc.freeze()`` what they imported.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from schemas.errors import DdbLakeError
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A DdbLakeError crossing the process boundary with its hint intact."""
+
+    cls: type[DdbLakeError]
+    message: str
+    hint: str | None
+
+    def rebuild(self) -> DdbLakeError:
+        error = self.cls.__new__(self.cls)
+        Exception.__init__(error, self.message)
+        error.message, error.hint = self.message, self.hint
+        return error
+
+
+def _init_worker() -> None:
+    gc.freeze()
+
+
+def _guarded(fn: Callable[[T], R], task: T) -> R | _Failure:
+    try:
+        return fn(task)
+    except DdbLakeError as e:
+        return _Failure(type(e), e.message, e.hint)
 
 
 def run_tasks(fn: Callable[[T], R], tasks: Iterable[T], *, workers: int) -> Iterator[R]:
@@ -24,15 +56,15 @@ def run_tasks(fn: Callable[[T], R], tasks: Iterable[T], *, workers: int) -> Iter
         return
     context = multiprocessing.get_context("spawn")
     pending: set[Future[Any]] = set()
-    source = iter(tasks)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_init_worker) as pool:
         try:
-            for task in source:
-                pending.add(pool.submit(fn, task))
+            for task in tasks:
+                pending.add(pool.submit(_guarded, fn, task))
                 if len(pending) >= 2 * workers:
-                    yield from _drain(pending, FIRST_COMPLETED)
+                    yield from _drain(pending)
             while pending:
-                yield from _drain(pending, FIRST_COMPLETED)
+                yield from _drain(pending)
         except BaseException:
             for future in pending:
                 future.cancel()
@@ -40,8 +72,11 @@ def run_tasks(fn: Callable[[T], R], tasks: Iterable[T], *, workers: int) -> Iter
             raise
 
 
-def _drain(pending: set[Future[Any]], how: str) -> Iterator[Any]:
-    done, _ = wait(pending, return_when=how)
+def _drain(pending: set[Future[Any]]) -> Iterator[Any]:
+    done, _ = wait(pending, return_when=FIRST_COMPLETED)
     for future in done:
         pending.discard(future)
-        yield future.result()
+        result = future.result()
+        if isinstance(result, _Failure):
+            raise result.rebuild()
+        yield result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,13 @@ def test_many_parts_on_worker_processes(builder: ExportBuilder, bucket_dir: Path
     assert len(manifest.parts) > len(built.files)  # rolled parts inside files
     assert len({p.path for p in manifest.parts}) == len(manifest.parts)
     assert as_set(snapshot_items(lake, "Orders", manifest.snapshot_id)) == as_set(source)
+    damaged = builder.full(copy.deepcopy(source[:50]), export_time=T0 + timedelta(hours=1),
+                           items_per_file=10, empty=0)
+    damaged.files[3]["md5Checksum"] = b64md5(b"x")  # fails inside a worker process
+    builder.write(damaged)
+    with pytest.raises(CorruptDataError, match="fails its MD5 check") as info:
+        import_export(str(bucket_dir / damaged.export_dir), lake, config=config)
+    assert info.value.hint == "the object is damaged or was replaced; request a new export"
 
 
 def _corrupt_and_expect(builder: ExportBuilder, bucket_dir: Path, lake_dir: Path,
