@@ -22,13 +22,14 @@ _ttl       bool         true when DynamoDB's TTL removed the item (stream userId
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pyarrow as pa
 
-from schemas.codec import PK, SK, _key_array
+from schemas.codec import PK, SK
 from schemas.dynamo_json import Item, canonical_bytes, sha256_hex
 from schemas.keys import KeySchema
 from schemas.manifest import PartInfo
@@ -59,13 +60,16 @@ def infer_operation(new: Item | None, old: Item | None) -> Operation:
     return "INSERT" if old is None else "MODIFY"
 
 
+def _key_column(values: list[Any], key_type: str) -> pa.Array:
+    """``_pk``/``_sk`` as in snapshots: S and N as text, B decoded from base64."""
+    inner = [next(iter(v.values())) for v in values]
+    if key_type == "B":
+        return pa.array([base64.b64decode(b) for b in inner], pa.binary())
+    return pa.array(inner, pa.string())
+
+
 def _json(texts: list[bytes | None]) -> pa.Array:
     return pa.ExtensionArray.from_storage(pa.json_(), pa.array(texts, pa.string()))
-
-
-def _key_column(values: list[Any], key_type: str) -> pa.Array:
-    """Key attribute values (wire form) -> the ``_pk``/``_sk`` column, as in snapshots."""
-    return _key_array(pa.array([next(iter(v.values())) for v in values], pa.string()), key_type)
 
 
 def change_table(records: Iterable[ChangeRecord], keys: KeySchema) -> pa.Table:

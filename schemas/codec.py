@@ -135,10 +135,12 @@ class PartBuilder:
         schema = pa.schema([pa.field(name, _TAG_FIELDS) for name in names])
         if not self._texts:
             return {name: pa.array([], _TAG_FIELDS) for name in names}
-        block = max(1 << 22, 2 * self._longest + 2)
+        data = b"\n".join(self._texts)
+        # A block must hold the longest line; small parts get one small block.
+        block = max(2 * self._longest + 2, min(len(data) + 1, 1 << 23))
         table = pj.read_json(
-            pa.BufferReader(b"\n".join(self._texts)),
-            read_options=pj.ReadOptions(block_size=block, use_threads=True),
+            pa.BufferReader(data),
+            read_options=pj.ReadOptions(block_size=block, use_threads=len(data) > block),
             parse_options=pj.ParseOptions(explicit_schema=schema,
                                           unexpected_field_behavior="ignore"))
         return {name: table.column(name).combine_chunks() for name in names}
