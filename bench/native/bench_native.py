@@ -165,11 +165,19 @@ def _preload(method: str) -> None:
         import pyarrow.json  # noqa: F401
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children (all threads)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def one(method: str, data: Path, export_dir: str) -> dict[str, object]:
     out = data / f"out-{method}"
     shutil.rmtree(out, ignore_errors=True)
     files = listed_files(data, export_dir)
     _preload(method)
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     if method.startswith("ddblake"):
         items = run_ddblake(data, export_dir, out, 1 if method.endswith("1proc") else 2)
@@ -180,6 +188,7 @@ def one(method: str, data: Path, export_dir: str) -> dict[str, object]:
     else:
         items = run_pyarrow(files, out)
     seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu_before
     rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     gz = sum(p.stat().st_size for p in files)
@@ -187,6 +196,7 @@ def one(method: str, data: Path, export_dir: str) -> dict[str, object]:
     shutil.rmtree(out, ignore_errors=True)
     return {"method": method, "items": items, "seconds": round(seconds, 2),
             "items_per_s": round(items / seconds), "gzip_mb_per_s": round(gz / seconds / 1e6, 1),
+            "cpu_seconds": round(cpu, 1), "items_per_cpu_s": round(items / cpu),
             "peak_rss_mb": round(rss / 1024), "parquet_mb": round(out_bytes / 1e6, 1)}
 
 
