@@ -31,7 +31,7 @@ from lake import layout
 from lake.aws import error_code, translate
 from lake.fileio import FileIO, S3FileIO, S3Location
 from lake.progress import NullListener, ProgressListener
-from schemas.errors import AwsError, RetriesExceeded, UsageError
+from schemas.errors import AwsError, MissingDataError, RetriesExceeded, UsageError
 from schemas.keys import KeySchema
 
 PENDING = "native-export.json"
@@ -195,7 +195,15 @@ def run_export(ddb: Any, s3_client: Any, lake: FileIO, config: NativeExportConfi
         raise
     folder = export_folder(described, args["S3Bucket"], args.get("S3Prefix", ""))
     listener.message(f"converting {folder}")
-    source, export = open_export(folder, s3_client=s3_client)
+    try:
+        source, export = open_export(folder, s3_client=s3_client)
+    except MissingDataError as e:
+        lake.delete(marker)  # an export without manifests will never convert: ask anew
+        raise MissingDataError(f"DynamoDB reported export {export_arn} COMPLETED but {folder} "
+                               f"is unusable: {e.message}",
+                               hint="emulators (moto, LocalStack) write no export manifests; "
+                                    "on AWS, check nothing deleted the export's objects. "
+                                    "Re-running requests a new export") from e
     keys = KeySchema.from_description(description)
     result = convert_export(export, source, lake, table=table, keys=keys,
                             description=description, config=config.convert, listener=listener)

@@ -268,3 +268,16 @@ def test_a_chain_older_than_the_pitr_window_is_rebaselined(world: dict[str, Any]
                for m in listener.messages)
     chain = load_chain(lake, "Orders")
     assert chain is not None and chain.base_snapshot == results[0].snapshot_id
+
+
+def test_an_export_without_manifests_is_explained(world: dict[str, Any]) -> None:
+    from schemas.errors import MissingDataError
+
+    ddb, lake, fake = world["ddb"], world["lake"], world["fake"]
+    _enable_pitr(ddb)
+    # as plain moto: the export completes, but no manifests are written
+    ddb.meta.events.unregister("after-call.dynamodb.DescribeExport", fake._described)
+    with pytest.raises(MissingDataError, match=r"COMPLETED but .* is unusable") as info:
+        export_full(ddb, world["s3"], lake, _config(), clock=FakeClock(datetime.now(UTC)))
+    assert "write no export manifests" in (info.value.hint or "")
+    assert not lake.exists(layout.state_key("Orders", "native-export.json"))
