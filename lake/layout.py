@@ -13,6 +13,7 @@ Keys are relative to the lake root and use ``/``. Snapshot and batch ids sort by
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from datetime import UTC, datetime
@@ -37,12 +38,11 @@ def new_id(now: datetime | None = None) -> str:
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
-def derived_id(when: datetime, seed: str) -> str:
-    """A deterministic id for ``seed`` at ``when`` (e.g. one native export -> one snapshot id),
-    so converting the same source twice finds the first result instead of duplicating it."""
-    import hashlib
-
-    return f"{when.astimezone(UTC):%Y%m%dT%H%M%SZ}-{hashlib.sha256(seed.encode()).hexdigest()[:8]}"
+def derived_id(when: datetime, *parts: str) -> str:
+    """A deterministic id in the same format: the same ``when`` and ``parts`` give the same id
+    (a retried Lambda invocation or a replayed stream batch commits under the same name)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:8]
+    return f"{when.astimezone(UTC):%Y%m%dT%H%M%SZ}-{digest}"
 
 
 def is_id(text: str) -> bool:
@@ -102,21 +102,3 @@ def table_key(table: str, relative: str) -> str:
 
 def state_key(table: str, name: str) -> str:
     return f"{table}/state/{name}"
-
-
-def restores_prefix(table: str) -> str:
-    """Restore journals and dead letters of restores whose source is ``table``."""
-    return f"{table}/state/restores/"
-
-
-def restore_journal(table: str, restore_id: str) -> str:
-    return f"{restores_prefix(table)}{restore_id}/journal.json"
-
-
-def restore_dead_letter(table: str, restore_id: str, unit: int) -> str:
-    """Items a restore could not write (JSON lines), one file per unit of work."""
-    return f"{restores_prefix(table)}{restore_id}/dead-letter/unit-{unit:05d}.jsonl"
-
-
-def restore_dead_letter_prefix(table: str, restore_id: str) -> str:
-    return f"{restores_prefix(table)}{restore_id}/dead-letter/"
