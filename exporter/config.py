@@ -21,7 +21,7 @@ from schemas.manifest import Manifest
 
 MAX_SEGMENTS = 1_000_000
 AUTO_SEGMENT_BYTES = 128 * 1024 * 1024
-DEFAULT_TARGET_MB = 64.0
+DEFAULT_TARGET_MB = 16.0
 
 
 @dataclass(frozen=True)

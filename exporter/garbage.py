@@ -54,7 +54,7 @@ def collect_garbage(io: FileIO, *, older_than: timedelta = timedelta(hours=24),
         _abort_uploads(io, cutoff, report)
     if not dry_run:
         for entry in report.deleted:
-            if entry["kind"] == "multipart-upload":
+            if entry["kind"] == "multipart-upload" and isinstance(io, S3FileIO):
                 io.client.abort_multipart_upload(Bucket=entry["bucket"], Key=entry["key"],
                                                  UploadId=entry["upload_id"])
             else:

@@ -36,7 +36,7 @@ class TokenBucket:
         self._state = ctx.Array("d", [self.burst, clock()])
 
     def _refill(self, now: float) -> float:
-        tokens, last = self._state[0], self._state[1]
+        tokens, last = float(self._state[0]), float(self._state[1])
         tokens = min(self.burst, tokens + max(0.0, now - last) * self.rate)
         self._state[0], self._state[1] = tokens, now
         return tokens

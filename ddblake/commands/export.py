@@ -19,7 +19,7 @@ from ddblake.options import (
     region_option,
     table_option,
 )
-from ddblake.output import open_output, output_options, render, render_to, summary
+from ddblake.output import json_bytes, open_output, output_options, render, render_to, summary
 from ddblake.progress import TerminalProgress
 from schemas.errors import UsageError
 
@@ -72,7 +72,7 @@ EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 @click.option("--max-rcu", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Read budget for the whole export, in RCU per second, shared by all "
                    "workers (default: unlimited).")
-@click.option("--target-file-mb", type=click.FloatRange(min=0, min_open=True), default=64.0,
+@click.option("--target-file-mb", type=click.FloatRange(min=0, min_open=True), default=16.0,
               show_default=True,
               help="Cut a part when its items reach this many MB of canonical DynamoDB JSON "
                    "(the Parquet file is roughly 10 %% of that).")
@@ -143,7 +143,7 @@ def show_command(snapshot: str, lake: str, table: str | None, profile: str | Non
         return
     out = open_output(output)
     try:
-        out.write("\n".join(f"{k}: {v}" for k, v in described["summary"].items()))
+        out.write("\n".join(f"{k}: {_text(v)}" for k, v in described["summary"].items()))
         out.write("\n\ncolumns:\n")
         render(described["columns"], "table", out,
                columns=("name", "dynamo_type", "type", "reason"))
@@ -153,6 +153,10 @@ def show_command(snapshot: str, lake: str, table: str | None, profile: str | Non
     finally:
         if output:
             out.close()
+
+
+def _text(value: Any) -> str:
+    return json_bytes(value).decode() if isinstance(value, dict | list) else str(value)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")

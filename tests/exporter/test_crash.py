@@ -4,6 +4,7 @@ SIGKILLed (with its workers) at random points: never a visible partial snapshot,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -65,10 +66,8 @@ def test_sigkill_then_resume(server_env: dict[str, str], tmp_path: Path) -> None
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         time.sleep(delay)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # the process and its workers die at once
-        except ProcessLookupError:
-            pass
         proc.wait(30)
         visible = _verify_visible(lake)
         if visible:  # killed after the commit: complete, nothing to resume
