@@ -53,7 +53,7 @@ def restore(config: RestoreConfig, *, session: Any = None,
     source_table = catalog.single_table(io, config.table)
     previous = find_resumable(io, source_table, config.target) if config.resume else None
     if config.resume and previous is None:
-        listener.message(f"no unfinished restore into {config.target}; starting a new one")
+        listener.message(f"no earlier restore into {config.target}; starting a new one")
     if previous is not None:
         config = replace(config, snapshot=previous.snapshot_id or config.snapshot,
                          table=source_table)
