@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.version import TOOL_VERSION as __version__
 from lake import layout
 from lake.commit import commit_change_batch, commit_snapshot, write_parquet
 from lake.fileio import FileIO, WriteOptions
@@ -21,6 +20,7 @@ from schemas.dynamo_json import Digest
 from schemas.keys import KeySchema
 from schemas.manifest import Consistency, Manifest, PartInfo, Source, Totals
 from schemas.projection import ColumnDecision, reconcile
+from schemas.version import TOOL_VERSION as __version__
 
 
 def utc_now() -> str:

@@ -22,13 +22,14 @@ _ttl       bool         true when DynamoDB's TTL removed the item (stream userId
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pyarrow as pa
 
-from schemas.codec import PK, SK, _key_array
+from schemas.codec import PK, SK
 from schemas.dynamo_json import Item, canonical_bytes, sha256_hex
 from schemas.keys import KeySchema
 from schemas.manifest import PartInfo
@@ -59,6 +60,14 @@ def infer_operation(new: Item | None, old: Item | None) -> Operation:
     return "INSERT" if old is None else "MODIFY"
 
 
+def _key_column(values: list[Any], key_type: str) -> pa.Array:
+    """``_pk``/``_sk`` as in snapshots: S and N as text, B decoded from base64."""
+    inner = [next(iter(v.values())) for v in values]
+    if key_type == "B":
+        return pa.array([base64.b64decode(b) for b in inner], pa.binary())
+    return pa.array(inner, pa.string())
+
+
 def _json(texts: list[bytes | None]) -> pa.Array:
     return pa.ExtensionArray.from_storage(pa.json_(), pa.array(texts, pa.string()))
 
@@ -76,10 +85,10 @@ def change_table(records: Iterable[ChangeRecord], keys: KeySchema) -> pa.Table:
         "_old": _json([canonical_bytes(r.old) if r.old is not None else None for r in rows]),
         "_new_sha256": pa.array([sha256_hex(t) if t is not None else None for t in new_texts],
                                 pa.string()),
-        PK: _key_array([k[keys.partition.name] for k in key_items], keys.partition.type),
+        PK: _key_column([k[keys.partition.name] for k in key_items], keys.partition.type),
     }
     if keys.sort is not None:
-        columns[SK] = _key_array([k[keys.sort.name] for k in key_items], keys.sort.type)
+        columns[SK] = _key_column([k[keys.sort.name] for k in key_items], keys.sort.type)
     columns["_source"] = pa.array([r.source for r in rows], pa.string())
     columns["_seq"] = pa.array([r.seq for r in rows], pa.string())
     columns["_ttl"] = pa.array([r.ttl for r in rows], pa.bool_())

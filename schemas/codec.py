@@ -5,20 +5,27 @@ logical type), ``_item_sha256`` (hex sha256 of ``_item``'s UTF-8 bytes), the key
 ``_pk``/``_sk`` (S -> string, N -> exact text, B -> binary) and one typed column per
 top-level attribute that has a single type in the part and a safe name (see
 :mod:`schemas.projection`). Reading back uses ``_item`` only, so projections can never lose data.
+
+How it is fast: per item, Python only sorts sets, serializes and hashes. The columns are
+then read out of the canonical texts in C++ by pyarrow's JSON reader with an explicit schema
+(DynamoDB JSON is type-stable per tag: ``S`` is always a string, ``M`` always an object...),
+with maps and lists left opaque.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
 
-from schemas.dynamo_json import Digest, Item, canonical_bytes, parse_item, sha256_hex
+from schemas.dynamo_json import Digest, Item, canonical_bytes, parse_item, sha256_hex, sort_set
 from schemas.keys import KeySchema, key_order
-from schemas.projection import ColumnDecision, project_column
+from schemas.projection import TAGS, ColumnDecision, project_column
 
 ITEM = "_item"
 ITEM_SHA = "_item_sha256"
@@ -26,14 +33,14 @@ PK = "_pk"
 SK = "_sk"
 SPINE_COLUMNS = (ITEM, ITEM_SHA, PK, SK)
 
-_KEY_ARROW = {"S": pa.string(), "N": pa.string(), "B": pa.binary()}
-
-
-@dataclass
-class _Collected:
-    tags: set[str] = field(default_factory=set)
-    rows: list[int] = field(default_factory=list)
-    values: list[Any] = field(default_factory=list)
+_SETS = frozenset({"SS", "NS", "BS"})
+_CONTAINERS = frozenset({"M", "L"})
+_SET_MARKER = b'S":['  # only a set tag is followed by an array: "SS":[ "NS":[ "BS":[
+_TAG_FIELDS = pa.struct([
+    ("S", pa.string()), ("N", pa.string()), ("B", pa.string()), ("BOOL", pa.bool_()),
+    ("NULL", pa.bool_()), ("SS", pa.list_(pa.string())), ("NS", pa.list_(pa.string())),
+    ("BS", pa.list_(pa.string())), ("M", pa.struct([])), ("L", pa.list_(pa.struct([]))),
+])
 
 
 @dataclass
@@ -50,47 +57,43 @@ class EncodedPart:
 
 
 class PartBuilder:
-    """Accumulates wire-form items for one part, column by column.
+    """Accumulates wire-form items for one part.
 
-    ``add`` canonicalizes the item (in place: the builder takes ownership), hashes it and
-    records its top-level values; ``build`` decides the typed columns and makes the table.
-    Memory is the canonical text plus one small Python value per attribute.
+    ``add`` takes ownership of the item: it puts its sets in canonical order (in place),
+    serializes and hashes it. ``build`` derives key and typed columns from the texts.
+    Memory is the canonical text plus its hash.
     """
 
     def __init__(self, keys: KeySchema) -> None:
         self.keys = keys
         self._texts: list[bytes] = []
         self._shas: list[str] = []
-        self._pk: list[Any] = []
-        self._sk: list[Any] = []
-        self._attrs: dict[str, _Collected] = {}
+        self._names: set[str] = set()
+        self._longest = 0
         self.item_bytes = 0
-        self.digest = Digest()
 
     def __len__(self) -> int:
         return len(self._texts)
 
     def add(self, item: Item) -> None:
-        text = canonical_bytes(item)
-        sha = sha256_hex(text)
-        row = len(self._texts)
+        top_sets = 0
+        nested = False
+        for av in item.values():
+            for tag in av:
+                if tag in _SETS:
+                    av[tag] = sort_set(tag, av[tag])
+                    top_sets += 1
+                elif tag in _CONTAINERS:
+                    nested = True
+        text = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
+        if nested and text.count(_SET_MARKER) > top_sets:
+            text = canonical_bytes(item)  # sets inside maps or lists: sort them too
         self._texts.append(text)
-        self._shas.append(sha)
+        self._shas.append(sha256_hex(text))
+        self._names.update(item)
         self.item_bytes += len(text)
-        self.digest.add_hex(sha)
-        pk = self.keys.partition.name
-        self._pk.append(item[pk])
-        if self.keys.sort is not None:
-            self._sk.append(item[self.keys.sort.name])
-        attrs = self._attrs
-        for name, av in item.items():
-            (tag, inner), = av.items()
-            collected = attrs.get(name)
-            if collected is None:
-                collected = attrs[name] = _Collected()
-            collected.tags.add(tag)
-            collected.rows.append(row)
-            collected.values.append(inner)
+        if len(text) > self._longest:
+            self._longest = len(text)
 
     def add_all(self, items: Iterable[Item]) -> None:
         for item in items:
@@ -98,21 +101,20 @@ class PartBuilder:
 
     def build(self) -> EncodedPart:
         n = len(self._texts)
-        storage = pa.array(self._texts, pa.string())
+        attributes = self._read_attributes()
         arrays: dict[str, pa.Array] = {
-            ITEM: pa.ExtensionArray.from_storage(pa.json_(), storage),
+            ITEM: pa.ExtensionArray.from_storage(pa.json_(), pa.array(self._texts, pa.string())),
             ITEM_SHA: pa.array(self._shas, pa.string()),
-            PK: _key_array(self._pk, self.keys.partition.type),
         }
-        if self.keys.sort is not None:
-            arrays[SK] = _key_array(self._sk, self.keys.sort.type)
-        decisions = []
+        for column, attr in ((PK, self.keys.partition), (SK, self.keys.sort)):
+            if attr is not None:
+                arrays[column] = _key_array(attributes[attr.name].field(attr.type), attr.type)
         lowered: dict[str, int] = {}
-        for name in self._attrs:
+        for name in self._names:
             lowered[name.lower()] = lowered.get(name.lower(), 0) + 1
-        for name, collected in sorted(self._attrs.items()):
-            decision, array = project_column(name, collected.tags, collected.rows,
-                                             collected.values, n,
+        decisions = []
+        for name in sorted(self._names):
+            decision, array = project_column(name, attributes[name],
                                              case_collision=lowered[name.lower()] > 1)
             decisions.append(decision)
             if array is not None:
@@ -120,30 +122,54 @@ class PartBuilder:
         table = pa.table(arrays)
         min_key = max_key = None
         if n:
-            order_pk = [key_order(v) for v in self._pk]
-            sort_cols = [order_pk]
-            if self.keys.sort is not None:
-                sort_cols.append([key_order(v) for v in self._sk])
-            ranked = sorted(range(n), key=lambda i: tuple(c[i] for c in sort_cols))
-            table = table.take(pa.array(ranked, pa.int64()))
-            min_key = self._key_at(ranked[0])
-            max_key = self._key_at(ranked[-1])
-        return EncodedPart(table, n, self.item_bytes, self.digest, min_key, max_key, decisions)
+            ranked = self._key_order(table)
+            table = table.take(ranked)
+            min_key = self._key_at(attributes, ranked[0].as_py())
+            max_key = self._key_at(attributes, ranked[-1].as_py())
+        digest = Digest(sum(int(h, 16) for h in self._shas) % Digest.MOD, n)
+        return EncodedPart(table, n, self.item_bytes, digest, min_key, max_key, decisions)
 
-    def _key_at(self, row: int) -> Item:
-        key = {self.keys.partition.name: self._pk[row]}
-        if self.keys.sort is not None:
-            key[self.keys.sort.name] = self._sk[row]
-        return key
+    def _read_attributes(self) -> dict[str, pa.StructArray]:
+        """One struct column per top-level attribute, with a field per DynamoDB type tag."""
+        names = sorted(self._names)
+        schema = pa.schema([pa.field(name, _TAG_FIELDS) for name in names])
+        if not self._texts:
+            return {name: pa.array([], _TAG_FIELDS) for name in names}
+        data = b"\n".join(self._texts)
+        # A block must hold the longest line; small parts get one small block.
+        block = max(2 * self._longest + 2, min(len(data) + 1, 1 << 23))
+        table = pj.read_json(
+            pa.BufferReader(data),
+            read_options=pj.ReadOptions(block_size=block, use_threads=len(data) > block),
+            parse_options=pj.ParseOptions(explicit_schema=schema,
+                                          unexpected_field_behavior="ignore"))
+        return {name: table.column(name).combine_chunks() for name in names}
+
+    def _key_order(self, table: pa.Table) -> pa.Array:
+        """Row order by DynamoDB key order. S and B key columns sort bytewise in Arrow (UTF-8
+        byte order is DynamoDB's string order); N keys, kept as exact text, sort by value."""
+        if all(a.type != "N" for a in self.keys.attributes):
+            columns = [(c, "ascending") for c in (PK, SK) if c in table.column_names]
+            return pc.sort_indices(table, sort_keys=columns)
+        orders = []
+        for column, attr in ((PK, self.keys.partition), (SK, self.keys.sort)):
+            if attr is not None:
+                values = table.column(column).to_pylist()
+                wire = [base64.b64encode(v).decode() if attr.type == "B" else v for v in values]
+                orders.append([key_order({attr.type: v}) for v in wire])
+        ranked = sorted(range(table.num_rows), key=lambda i: tuple(o[i] for o in orders))
+        return pa.array(ranked, pa.int64())
+
+    def _key_at(self, attributes: dict[str, pa.StructArray], row: int) -> Item:
+        return {attr.name: {attr.type: attributes[attr.name].field(attr.type)[row].as_py()}
+                for attr in self.keys.attributes}
 
 
-def _key_array(values: list[Any], key_type: str) -> pa.Array:
-    inner = [next(iter(v.values())) for v in values]
+def _key_array(values: pa.Array, key_type: str) -> pa.Array:
+    """The ``_pk``/``_sk`` column: S and N as text, B decoded from base64."""
     if key_type == "B":
-        import base64
-
-        return pa.array([base64.b64decode(b) for b in inner], pa.binary())
-    return pa.array(inner, _KEY_ARROW[key_type])
+        return pa.array([base64.b64decode(b) for b in values.to_pylist()], pa.binary())
+    return values
 
 
 def encode_items(items: Iterable[Item], keys: KeySchema) -> EncodedPart:
@@ -156,11 +182,10 @@ def encode_items(items: Iterable[Item], keys: KeySchema) -> EncodedPart:
 def iter_item_texts(table: pa.Table | pa.RecordBatch) -> Iterator[str]:
     """The ``_item`` text of every row, as stored."""
     column = table.column(ITEM)
-    if isinstance(column, pa.ChunkedArray):
-        for chunk in column.chunks:
-            yield from chunk.storage.to_pylist()
-    else:
-        yield from column.storage.to_pylist()
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    for chunk in chunks:
+        storage = chunk.storage if isinstance(chunk, pa.ExtensionArray) else chunk
+        yield from storage.to_pylist()
 
 
 def decode_items(table: pa.Table | pa.RecordBatch) -> Iterator[Item]:
@@ -170,5 +195,9 @@ def decode_items(table: pa.Table | pa.RecordBatch) -> Iterator[Item]:
 
 
 def item_json_text(item: Item) -> str:
-    """Convenience: canonical text of an item as ``str`` (copies the item first)."""
+    """Canonical text of an item as ``str`` (the item is copied first, not modified)."""
     return canonical_bytes(orjson.loads(orjson.dumps(item))).decode("utf-8")
+
+
+__all__ = ["ITEM", "ITEM_SHA", "PK", "SK", "TAGS", "EncodedPart", "PartBuilder",
+           "decode_items", "encode_items", "item_json_text", "iter_item_texts"]

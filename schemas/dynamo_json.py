@@ -55,9 +55,11 @@ def normalize_number(text: str) -> str:
     return format(value.normalize(WIDE), "f")
 
 
-def _sort_set(tag: str, members: list[Any]) -> list[Any]:
+def sort_set(tag: str, members: list[Any]) -> list[Any]:
+    """A set's members in canonical order (wire form). Python orders str by code point,
+    which is the same order as their UTF-8 bytes."""
     if tag == "SS":
-        return sorted(members, key=lambda s: s.encode("utf-8"))
+        return sorted(members)
     if tag == "NS":
         return sorted(members, key=lambda s: (Decimal(s), s))
     return sorted(members, key=base64.b64decode)  # BS, wire form: order by raw bytes
@@ -73,7 +75,7 @@ def canonicalize_value(av: AttributeValue) -> AttributeValue:
             for child in inner:
                 canonicalize_value(child)
         elif tag in ("SS", "NS", "BS"):
-            av[tag] = _sort_set(tag, inner)
+            av[tag] = sort_set(tag, inner)
     return av
 
 

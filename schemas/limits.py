@@ -47,7 +47,7 @@ def check_number(text: Any, path: str) -> Decimal:
     if significant > MAX_DIGITS:
         raise ItemValidationError(path, "number-precision",
                                   f"{significant} significant digits; DynamoDB keeps at most 38")
-    magnitude = value.copy_abs()  # abs() would round to the context precision (28)
+    magnitude = value.copy_abs()  # exact: abs() would round to the default context
     if magnitude > NUMBER_MAX or magnitude < NUMBER_MIN:
         raise ItemValidationError(path, "number-range",
                                   f"{text[:50]} is outside DynamoDB's range 1E-130 .. 9.99E+125")

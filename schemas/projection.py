@@ -18,16 +18,16 @@ snapshot, which the query layer uses to cast or hide part columns.
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 MAX_NAME_BYTES = 255
-_INT64_MAX = (1 << 63) - 1
-_INT64_MIN = -(1 << 63)
 
 
 @dataclass(frozen=True)
@@ -59,46 +59,58 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def _spread(rows: list[int], values: list[Any], n: int) -> list[Any]:
-    if len(rows) == n:
-        return values
-    full: list[Any] = [None] * n
-    for row, value in zip(rows, values, strict=True):
-        full[row] = value
-    return full
+TAGS = ("S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS", "M", "L")
 
 
-def _int_or_none(text: str) -> int | None:
-    digits = text[1:] if text[:1] in "+-" else text
-    if digits.isdigit() and len(digits) <= 18:
-        return int(text)
-    return None
+def _max_scale(strings: pa.Array) -> int:
+    """The largest number of digits after the point among exact number texts."""
+    if pc.any(pc.match_substring(strings, "e", ignore_case=True)).as_py():
+        scales = [max(0, -int(Decimal(t).as_tuple().exponent))
+                  for t in strings.drop_null().to_pylist()]
+        return max(scales, default=0)
+    point = pc.find_substring(strings, ".")
+    after = pc.subtract(pc.subtract(pc.utf8_length(strings), point), 1)
+    scale = pc.max(pc.if_else(pc.greater_equal(point, 0), after, 0)).as_py()
+    return int(scale or 0)
 
 
-def _number_array(rows: list[int], texts: list[str], n: int) -> tuple[pa.Array | None, str]:
-    ints = [_int_or_none(t) for t in texts]
-    if None not in ints:
-        return pa.array(_spread(rows, ints, n), pa.int64()), "int64"
-    values = [Decimal(t) for t in texts]
-    if all(v == v.to_integral_value() and _INT64_MIN <= v <= _INT64_MAX for v in values):
-        return pa.array(_spread(rows, [int(v) for v in values], n), pa.int64()), "int64"
-    scale = 0
-    int_digits = 1
-    for v in values:
-        _sign, digits, exponent = v.as_tuple()
-        assert isinstance(exponent, int)
-        scale = max(scale, -exponent)
-        int_digits = max(int_digits, len(digits) + exponent)
-    if scale > 38 or int_digits + scale > 38:
+def _number_array(strings: pa.Array) -> tuple[pa.Array | None, str]:
+    """int64 when every value is an integer in range, else decimal128(38, s) when it fits.
+    Arrow's casts parse the exact text and refuse (never round or overflow) what does not
+    fit, so a refusal means "no typed column", never a wrong value."""
+    with contextlib.suppress(pa.ArrowInvalid):
+        return pc.cast(strings, pa.int64()), "int64"
+    scale = _max_scale(strings)
+    if scale > 38:
         return None, "numbers outside decimal128(38, s)"
     arrow_type = pa.decimal128(38, scale)
-    return pa.array(_spread(rows, values, n), arrow_type), str(arrow_type)
+    try:
+        return pc.cast(strings, arrow_type), str(arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None, "numbers outside decimal128(38, s)"
 
 
-def project_column(name: str, tags: set[str], rows: list[int], values: list[Any], n: int,
+def _binary(values: pa.Array, *, nested: bool) -> pa.Array:
+    decode = base64.b64decode
+    if nested:
+        rows = [None if v is None else [decode(b) for b in v] for v in values.to_pylist()]
+        return pa.array(rows, pa.list_(pa.binary()))
+    return pa.array([None if v is None else decode(v) for v in values.to_pylist()], pa.binary())
+
+
+def types_present(attribute: pa.StructArray) -> list[str]:
+    """The DynamoDB types an attribute takes in a part (from its per-tag struct column)."""
+    return [tag for tag in TAGS if attribute.field(tag).null_count < len(attribute)]
+
+
+def project_column(name: str, attribute: pa.StructArray,
                    *, case_collision: bool) -> tuple[ColumnDecision, pa.Array | None]:
-    """Decide one attribute's column for a part and build it (or not)."""
-    dynamo_type = "/".join(sorted(tags))
+    """Decide one attribute's column for a part and build it (or not).
+
+    ``attribute`` has one field per type tag (see ``schemas.codec``); a row where the
+    attribute is absent is null."""
+    tags = types_present(attribute)
+    dynamo_type = "/".join(tags)
     problem = name_problem(name)
     if problem is None and case_collision:
         problem = "another attribute has the same name ignoring case"
@@ -106,29 +118,17 @@ def project_column(name: str, tags: set[str], rows: list[int], values: list[Any]
         problem = f"mixed types {dynamo_type}"
     if problem is not None:
         return ColumnDecision(name, dynamo_type, None, problem), None
-    tag = next(iter(tags))
-    array: pa.Array | None
-    if tag == "S":
-        array, type_name = pa.array(_spread(rows, values, n), pa.string()), "string"
-    elif tag == "BOOL":
-        array, type_name = pa.array(_spread(rows, values, n), pa.bool_()), "bool"
-    elif tag == "B":
-        raw = [base64.b64decode(v) for v in values]
-        array, type_name = pa.array(_spread(rows, raw, n), pa.binary()), "binary"
-    elif tag in ("SS", "NS"):
-        array = pa.array(_spread(rows, values, n), pa.list_(pa.string()))
-        type_name = "list<item: string>"
-    elif tag == "BS":
-        raw_sets = [[base64.b64decode(b) for b in v] for v in values]
-        array = pa.array(_spread(rows, raw_sets, n), pa.list_(pa.binary()))
-        type_name = "list<item: binary>"
-    elif tag == "N":
-        array, type_name = _number_array(rows, values, n)
+    tag = tags[0]
+    values = attribute.field(tag)
+    if tag in ("M", "L", "NULL"):
+        return ColumnDecision(name, tag, None, f"{tag} stays in _item"), None
+    if tag == "N":
+        array, type_name = _number_array(values)
         if array is None:
             return ColumnDecision(name, tag, None, type_name), None
-    else:
-        return ColumnDecision(name, tag, None, f"{tag} stays in _item"), None
-    return ColumnDecision(name, tag, type_name), array
+        return ColumnDecision(name, tag, type_name), array
+    array = _binary(values, nested=tag == "BS") if tag in ("B", "BS") else values
+    return ColumnDecision(name, tag, str(array.type)), array
 
 
 def _decimal_scale(type_name: str) -> int | None:
