@@ -55,6 +55,8 @@ def _cell(value: Any) -> str:
         return value
     if isinstance(value, Decimal | int | float | bool):
         return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
     return json_bytes(value).decode("utf-8")
 
 

@@ -44,7 +44,33 @@ def check_predicate(predicate: str) -> str:
         raise SandboxError(f"the --where predicate may not contain ';' or comments: {predicate!r}",
                            hint="pass a single SQL boolean expression, e.g. "
                                 "\"status = 'active' AND last_update < '2014-01-01'\"")
+    problem = _paren_problem(predicate)
+    if problem:
+        raise SandboxError(f"the --where predicate {problem}: {predicate!r}",
+                           hint="pass a single SQL boolean expression; parentheses must "
+                                "balance inside it, e.g. \"(a = 1) OR (b = 2)\"")
     return predicate
+
+
+def _paren_problem(predicate: str) -> str | None:
+    """Parentheses must balance outside quotes, so the filter cannot close the query's
+    own ``WHERE (...)`` and append another clause."""
+    depth = 0
+    quote: str | None = None
+    for ch in predicate:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return "closes a parenthesis it did not open"
+    if quote:
+        return "has an unterminated quote"
+    return "leaves a parenthesis open" if depth else None
 
 
 def run_user_sql(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyRelation:
@@ -55,6 +81,9 @@ def run_user_sql(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyRel
         raise SandboxError(f"refused by the sandbox: {e}",
                            hint="filters may read only the lake's snapshot rows") from e
     except duckdb.Error as e:
+        if "configuration has been locked" in str(e):
+            raise SandboxError(f"refused by the sandbox: {e}",
+                               hint="settings cannot be changed in a filter") from e
         raise SandboxError(f"the SQL failed: {e}",
                            hint="check the expression; columns are the snapshot's "
                                 "(see `ddblake show SNAPSHOT`)") from e

@@ -1,0 +1,109 @@
+"""Which snapshot and which change batches hold a table's state at a given microsecond.
+
+Read from committed manifests only (snapshot manifests and change-batch manifests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from lake import catalog, layout
+from lake.fileio import FileIO
+from queries.sqltext import iso_to_us, to_us, us_to_iso
+from schemas.changes import ChangeBatch
+from schemas.errors import NotFoundError, UsageError
+from schemas.keys import KeySchema
+from schemas.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class State:
+    """The recipe for a table's state at ``ts_us``: ``base`` (may be None when only a change
+    log exists) plus the change parts ``change_keys`` (lake keys) replayed from ``from_us``."""
+
+    table: str
+    keys: KeySchema
+    ts_us: int
+    base: Manifest | None
+    change_keys: tuple[str, ...]
+    from_us: int
+    from_inclusive: bool
+    note: str | None
+
+
+def point_us(manifest: Manifest) -> int:
+    """The consistency point of a snapshot: its exact time, or the end of its scan window."""
+    return iso_to_us(manifest.consistency.end)
+
+
+def base_snapshot(io: FileIO, table: str, ts_us: int) -> Manifest | None:
+    """The latest snapshot whose consistency point is at or before ``ts_us``."""
+    candidates = [m for m in catalog.list_snapshots(io, table) if point_us(m) <= ts_us]
+    return max(candidates, key=lambda m: (point_us(m), m.snapshot_id), default=None)
+
+
+def batches(io: FileIO, table: str) -> list[ChangeBatch]:
+    return catalog.list_change_batches(io, table)
+
+
+def has_changes(io: FileIO, table: str) -> bool:
+    return bool(batches(io, table))
+
+
+def window(t1: datetime, t2: datetime) -> tuple[int, int]:
+    t1_us, t2_us = to_us(t1), to_us(t2)
+    if t2_us < t1_us:
+        raise UsageError(f"the window ends ({t2}) before it starts ({t1})",
+                         hint="give the earlier time first")
+    return t1_us, t2_us
+
+
+def change_keys(io: FileIO, table: str, from_us: int, to_us_: int) -> tuple[str, ...]:
+    """Lake keys of committed change parts that may hold events in [from_us, to_us_]."""
+    found = []
+    for batch in batches(io, table):
+        if batch.rows and batch.first_event_us <= to_us_ and batch.last_event_us >= from_us:
+            found += [layout.table_key(table, p.path) for p in batch.parts]
+    return tuple(found)
+
+
+def _replay_start(base: Manifest | None) -> tuple[int, bool]:
+    if base is None:
+        return 0, True
+    if base.consistency.kind == "fuzzy":
+        return iso_to_us(base.consistency.start), True
+    return point_us(base), False
+
+
+def state_at(io: FileIO, table: str, ts_us: int) -> State:
+    """How to rebuild ``table`` at ``ts_us``; raises NotFoundError when nothing covers it."""
+    base = base_snapshot(io, table, ts_us)
+    all_batches = batches(io, table)
+    when = us_to_iso(ts_us)
+    if base is None and not all_batches:
+        raise NotFoundError(f"table {table} has no snapshot at or before {when} in {io.uri}",
+                            hint=f"list what the lake holds: ddblake snapshots --lake {io.uri}")
+    keys = base.key_schema if base else all_batches[0].key_schema
+    from_us, inclusive = _replay_start(base)
+    note = _note(table, base, all_batches, ts_us)
+    return State(table, keys, ts_us, base, change_keys(io, table, from_us, ts_us), from_us,
+                 inclusive, note)
+
+
+def _note(table: str, base: Manifest | None, all_batches: list[ChangeBatch],
+          ts_us: int) -> str | None:
+    when = us_to_iso(ts_us)
+    if not all_batches:
+        assert base is not None
+        return (f"no change log covers {when}: table {table} has no change log, so this is "
+                f"the latest snapshot at or before it ({base.snapshot_id}, "
+                f"{base.consistency.kind} at {base.consistency.end})")
+    if base is None:
+        return (f"table {table} has no snapshot at or before {when}: state rebuilt from the "
+                "change log alone (exact only if the log starts when the table was empty)")
+    last = max(max(b.last_event_us, iso_to_us(b.created_at)) for b in all_batches)
+    if last < ts_us:
+        return (f"the change log of {table} ends at {us_to_iso(last)}: changes after that "
+                f"are not in the lake (base snapshot {base.snapshot_id})")
+    return None

@@ -1,0 +1,195 @@
+"""The Selection contract, checked against the scripted history kept in Python."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+import pytest
+
+from lake.fileio import load_file_io
+from queries.sandbox import check_predicate, run_user_sql, sandboxed_connection
+from queries.selections import (
+    Selection,
+    as_of_selection,
+    changed_between_selection,
+    deleted_between_selection,
+    snapshot_selection,
+)
+from schemas.dynamo_json import canonical_bytes, sha256_hex
+from schemas.errors import NotFoundError, SandboxError
+from tests.queries.conftest import TABLE, LakeCase, build_lake
+from tests.queries.lakegen import BIG, T0, History, key_of
+
+
+def texts(sel: Selection, where: str = "true") -> dict[tuple[str, ...], str]:
+    con = duckdb.connect()
+    for statement in sel.setup:
+        con.execute(statement)
+    rows = con.sql(f"SELECT CAST(_item AS VARCHAR) FROM ({sel.sql}) WHERE {where}").fetchall()
+    out: dict[tuple[str, ...], str] = {}
+    for (text,) in rows:
+        import orjson
+
+        item = orjson.loads(text)
+        assert key_of(item) not in out, "duplicate key in a selection"
+        out[key_of(item)] = text
+    return out
+
+
+def canon(items: dict[tuple[str, ...], dict[str, Any]]) -> dict[tuple[str, ...], str]:
+    return {k: canonical_bytes(copy.deepcopy(v)).decode() for k, v in items.items()}
+
+
+def expected_deleted(h: History, t1: datetime, t2: datetime) -> dict[tuple[str, ...], str]:
+    at_t2 = h.state_at(t2)
+    found = {}
+    for e in sorted(h.events, key=lambda e: (e.at, e.seq)):
+        if t1 < e.at <= t2 and e.op == "REMOVE" and key_of(e.item) not in at_t2:
+            before = h.state_at(e.at - timedelta(microseconds=1))
+            found[key_of(e.item)] = before[key_of(e.item)]
+    return canon(found)
+
+
+def expected_changed(h: History, t1: datetime, t2: datetime) -> dict[tuple[str, ...], str]:
+    at_t1 = h.state_at(t1)
+    touched = {key_of(e.item) for e in h.events if t1 < e.at <= t2}
+    return canon({k: v for k, v in at_t1.items() if k in touched})
+
+
+def test_snapshot_selection_types_and_spine(any_case: LakeCase) -> None:
+    sel = snapshot_selection(any_case.io, any_case.first)
+    assert texts(sel) == canon(any_case.history.state_at(T0))
+    con = duckdb.connect()
+    for statement in sel.setup:
+        con.execute(statement)
+    types = dict(con.sql(f"DESCRIBE {sel.sql}").fetchall()[i][:2]
+                 for i in range(len(con.sql(f"DESCRIBE {sel.sql}").fetchall())))
+    assert types["price"] == "DECIMAL(38,2)" and types["big"] == "BIGINT"
+    assert types["tags"] == "VARCHAR[]" and types["_item"] == "JSON"
+    assert not {"Name", "name", "kind", "doc"} & set(types), "spine-only columns leaked"
+    rows = con.sql(f"SELECT _item_sha256, CAST(_item AS VARCHAR), big, price FROM ({sel.sql}) "
+                   "WHERE _pk IN ('u000', 'u001') ORDER BY _pk").fetchall()
+    assert [r[0] for r in rows] == [sha256_hex(r[1].encode()) for r in rows]
+    assert [str(r[2]) for r in rows] == [BIG, BIG]
+    assert [str(r[3]) for r in rows] == ["100.00", "101.25"]
+    assert all(p.startswith(("s3://", "/")) for p in sel.paths)
+
+
+def test_as_of_every_second_equals_the_history(local_case: LakeCase) -> None:
+    h = local_case.history
+    for second in range(1, 76):
+        ts = T0 + timedelta(seconds=second)
+        sel = as_of_selection(local_case.io, TABLE, ts)
+        assert texts(sel) == canon(h.state_at(ts)), f"as_of differs at +{second}s"
+        assert sel.note is None or "ends at" in sel.note
+
+
+def test_as_of_is_exact_to_the_microsecond(local_case: LakeCase) -> None:
+    h = local_case.history
+    edit = T0 + timedelta(seconds=10)
+    for ts in (edit - timedelta(microseconds=1), edit, edit + timedelta(microseconds=1)):
+        assert texts(as_of_selection(local_case.io, TABLE, ts)) == canon(h.state_at(ts))
+
+
+def test_as_of_on_s3_matches(s3_case: LakeCase) -> None:
+    h = s3_case.history
+    for second in (2, 15, 31, 40, 47, 75):
+        ts = T0 + timedelta(seconds=second)
+        sel = as_of_selection(s3_case.io, TABLE, ts)
+        assert any(s.startswith("CREATE OR REPLACE SECRET") for s in sel.setup)
+        assert texts(sel) == canon(h.state_at(ts))
+
+
+def test_as_of_typed_columns_from_change_images(local_case: LakeCase) -> None:
+    ts = T0 + timedelta(seconds=45)
+    sel = as_of_selection(local_case.io, TABLE, ts)
+    con = duckdb.connect()
+    got = con.sql(f"SELECT _pk, price, qty, status, tags, big FROM ({sel.sql}) "
+                  "WHERE _pk IN ('u001', 'u002', 'u041') ORDER BY _pk").fetchall()
+    assert [(r[0], str(r[1]), r[2], r[3]) for r in got] == [
+        ("u001", "103.25", 3, "active"), ("u002", "103.00", 3, None),
+        ("u041", "141.25", 41, "pending")]
+    assert got[0][4] == ["all", "t1"] and str(got[0][5]) == BIG
+
+
+def test_as_of_without_change_log_says_so(tmp_path: Any) -> None:
+    case = build_lake(load_file_io(str(tmp_path / "l")), with_changes=False)
+    sel = as_of_selection(case.io, TABLE, T0 + timedelta(seconds=30))
+    assert sel.note and "no change log" in sel.note and case.first.snapshot_id in sel.note
+    assert texts(sel) == canon(case.history.state_at(T0))
+    with pytest.raises(NotFoundError, match="no snapshot at or before"):
+        as_of_selection(case.io, TABLE, T0)
+
+
+@pytest.mark.parametrize(("a", "b"), [(2, 100), (2, 22), (20, 51), (25, 45)])
+def test_deleted_and_changed_between(local_case: LakeCase, a: int, b: int) -> None:
+    t1, t2 = T0 + timedelta(seconds=a), T0 + timedelta(seconds=b)
+    h = local_case.history
+    deleted = texts(deleted_between_selection(local_case.io, TABLE, t1, t2))
+    assert deleted == expected_deleted(h, t1, t2)
+    changed = texts(changed_between_selection(local_case.io, TABLE, t1, t2))
+    assert changed == expected_changed(h, t1, t2)
+
+
+def test_window_selections_on_s3(s3_case: LakeCase) -> None:
+    t1, t2 = T0 + timedelta(seconds=2), T0 + timedelta(seconds=100)
+    h = s3_case.history
+    assert texts(deleted_between_selection(s3_case.io, TABLE, t1, t2)) == \
+        expected_deleted(h, t1, t2)
+    assert texts(changed_between_selection(s3_case.io, TABLE, t1, t2)) == \
+        expected_changed(h, t1, t2)
+
+
+def test_windows_without_change_log_compare_snapshots(tmp_path: Any) -> None:
+    case = build_lake(load_file_io(str(tmp_path / "l")), with_changes=False)
+    t1, t2 = T0 + timedelta(seconds=2), T0 + timedelta(seconds=100)
+    first, second = case.history.state_at(T0), case.history.state_at(T0 + timedelta(seconds=35))
+    sel = deleted_between_selection(case.io, TABLE, t1, t2)
+    assert sel.note and "no change log" in sel.note
+    assert texts(sel) == canon({k: v for k, v in first.items() if k not in second})
+    changed = changed_between_selection(case.io, TABLE, t1, t2)
+    assert texts(changed) == canon({k: v for k, v in first.items()
+                                    if canonical_bytes(copy.deepcopy(v))
+                                    != canonical_bytes(copy.deepcopy(second.get(k, {})))})
+
+
+def sandboxed(sel: Selection, where: str) -> list[str]:
+    con = sandboxed_connection(sel.paths, setup_sql=sel.setup)
+    rel = run_user_sql(con, f"SELECT CAST(_item AS VARCHAR) FROM ({sel.sql}) "
+                            f"WHERE {check_predicate(where)}")
+    return [r[0] for r in rel.fetchall()]
+
+
+HOSTILE = [
+    "1=1) OR (1=1",
+    "_pk IN (SELECT column0 FROM read_csv('/etc/passwd'))",
+    "true; COPY (SELECT 1) TO '/tmp/ddblake-pwned.csv'",
+    "_pk = 'x' -- ",
+    "EXISTS (SELECT * FROM read_text('/etc/hostname'))",
+]
+
+
+@pytest.mark.parametrize("where", HOSTILE)
+def test_hostile_filters_are_refused(local_case: LakeCase, where: str) -> None:
+    sel = as_of_selection(local_case.io, TABLE, T0 + timedelta(seconds=31))
+    with pytest.raises(SandboxError) as info:
+        sandboxed(sel, where)
+    assert info.value.hint
+    assert ("refused by the sandbox" in info.value.message
+            or info.value.message.startswith("the --where predicate")), info.value.message
+
+
+def test_sandbox_blocks_statements_and_settings(any_case: LakeCase) -> None:
+    sel = snapshot_selection(any_case.io, any_case.second)
+    con = sandboxed_connection(sel.paths, setup_sql=sel.setup)
+    for sql in ("COPY (SELECT 1) TO '/tmp/ddblake-pwned.csv'",
+                "ATTACH '/tmp/ddblake-pwned.db' AS x",
+                "SET enable_external_access = true",
+                "SELECT * FROM read_csv('/etc/passwd')"):
+        with pytest.raises(SandboxError, match="refused by the sandbox"):
+            run_user_sql(con, sql).fetchall()
+    filtered = sandboxed(sel, "status = 'active' AND price > 110")
+    assert filtered and all('"active"' in t for t in filtered)
