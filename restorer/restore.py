@@ -54,7 +54,8 @@ def restore(config: RestoreConfig, *, session: Any = None,
     previous = find_resumable(io, source_table, config.target) if config.resume else None
     if config.resume and previous is None:
         listener.message(f"no earlier restore into {config.target}; starting a new one")
-    if previous is not None:
+    windowed = config.as_of or config.deleted_between or config.changed_between
+    if previous is not None and not windowed:  # `latest` may have moved on since
         config = replace(config, snapshot=previous.snapshot_id or config.snapshot,
                          table=source_table)
     source = resolve_source(io, config)
@@ -78,7 +79,10 @@ def restore(config: RestoreConfig, *, session: Any = None,
 
 def _new_journal(config: RestoreConfig, source: Source, selected: int,
                  fingerprint: str) -> Journal:
-    request = {"where": config.where, "keys_file": config.keys_file, "mode": config.mode,
+    request = {"snapshot": config.snapshot, "as_of": config.as_of,
+               "deleted_between": config.deleted_between,
+               "changed_between": config.changed_between,
+               "where": config.where, "keys_file": config.keys_file, "mode": config.mode,
                "existing": config.existing, "skip_expired": config.skip_expired,
                "now": time.time()}
     return Journal(layout.new_id(), source.manifest.table, source.manifest.snapshot_id,
