@@ -28,7 +28,6 @@ class UnitRecord:
     skipped_existing: int
     skipped_expired: int
     dead: int
-    digest: str
     requests: int = 0
     retry_rounds: int = 0
 

@@ -25,8 +25,7 @@ from restorer.select import Query, Source, resolve_source
 from restorer.spool import Spool, read_unit, unit_count
 from restorer.target import check_key_schema, create_target, describe, wait_active
 from restorer.units import UnitContext, run_units
-from restorer.verify import verify_by_key, verify_new
-from schemas.dynamo_json import Digest
+from restorer.verify import expected_digest, verify_by_key, verify_new
 from schemas.errors import NotFoundError, UsageError
 from schemas.keys import KeySchema
 
@@ -172,18 +171,12 @@ def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
     return _result(run, verification, started)
 
 
-def _expected(journal: Journal) -> Digest:
-    digest = Digest()
-    for record in journal.done.values():
-        digest = digest.combine(Digest.from_hex(record.digest, record.written))
-    return digest
-
-
 def _verify(run: _Run, spool: Spool) -> Verification:
     run.listener.message(f"verifying {run.config.target}")
-    if run.journal.created_table and run.config.mode == "put":
-        return verify_new(run.ddb, run.config.target, _expected(run.journal))
     keys = run.source.manifest.key_schema
+    if run.journal.created_table and run.config.mode == "put":
+        expected = expected_digest(_written_texts(run, spool, keys))
+        return verify_new(run.ddb, run.config.target, expected)
     return verify_by_key(run.ddb, run.config.target, keys, _written_texts(run, spool, keys),
                          run.config.mode)
 

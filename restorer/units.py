@@ -62,7 +62,7 @@ def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
     elif io.exists(key):
         io.delete(key)
     return UnitRecord(out.written, out.skipped_existing, out.skipped_expired, len(out.dead),
-                      out.digest.hex(), out.requests, out.retry_rounds)
+                      out.requests, out.retry_rounds)
 
 
 _WORKER: dict[str, Any] = {}
