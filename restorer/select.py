@@ -157,10 +157,12 @@ class Query:
     def __init__(self, source: Source, config: RestoreConfig) -> None:
         keys = source.manifest.key_schema
         self.keys = keys
-        self.con = sandboxed_connection(list(source.selection.paths),
-                                        setup_sql=list(source.selection.setup))
+        # Units make row order irrelevant; letting DuckDB drop it keeps its memory bounded.
+        setup = [*source.selection.setup, "SET preserve_insertion_order = false",
+                 "SET memory_limit = '512MB'"]
+        self.con = sandboxed_connection(list(source.selection.paths), setup_sql=setup)
         self.con.create_function("ddblake_norm", _norm_or_none, ["VARCHAR"], "VARCHAR",
-                                 null_handling="special")
+                                 null_handling="special")  # type: ignore[call-overload]
         sql = f"SELECT s._item FROM ({source.selection.sql}) AS s"
         if config.keys_file:
             self.con.register(KEYS_VIEW, load_keys(config.keys_file, keys))
@@ -185,7 +187,7 @@ class Query:
                                       f"LIMIT {int(n)}").fetchall()
         return [str(r[0]) for r in rows]
 
-    def batches(self, units: int, rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+    def batches(self, units: int, rows: int = 8_192) -> Iterator[pa.RecordBatch]:
         """Rows as (``_item`` text, ``_unit``): the unit is a hash of the key, so every
         version of a key lands in the same unit and units are the same on every run."""
         key = ", ".join(key_text_sql(a) for a in self.keys.attributes)
