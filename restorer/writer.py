@@ -20,14 +20,13 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lake.aws import error_code, translate
 from restorer.config import Mode, RetryPolicy
-from restorer.transport import FastWriter
 from schemas.dynamo_json import Item, from_client, normalize_number
 from schemas.errors import ItemValidationError
 from schemas.keys import KeySchema
@@ -40,6 +39,14 @@ RETRYABLE = frozenset({
     "TransactionInProgressException",
 })
 Sleep = Callable[[float], None]
+
+
+class Sender(Protocol):
+    """Sends pre-serialized writes (:mod:`restorer.transport` or :mod:`restorer.rawhttp`)."""
+
+    def batch_put(self, table: str, texts: list[bytes]) -> dict[str, Any]: ...
+
+    def put_if_absent(self, table: str, text: bytes, partition_key: str) -> None: ...
 
 
 class WcuBudget:
@@ -114,7 +121,7 @@ def _expired(item: Item, ttl_attribute: str | None, now: float) -> bool:
 
 @dataclass
 class BatchWriter:
-    sender: FastWriter
+    sender: Sender
     table: str
     keys: KeySchema
     mode: Mode = "put"

@@ -46,7 +46,8 @@ def setup(server_env: dict[str, str], lake_dir: Path) -> dict[str, Any]:
 def test_sigkill_then_resume_equals_uninterrupted(setup: dict[str, Any],
                                                   lake_dir: Path) -> None:
     ddb, env = setup["ddb"], setup["env"]
-    base = ["restore", "crashsrc", "--lake", str(lake_dir), "--threads", "2", "--unit-rows", "100",
+    base = ["restore", "crashsrc", "--lake", str(lake_dir), "--threads", "2", "--unit-rows", "50",
+            "--max-wcu", "150",
             "-q"]
     started = time.monotonic()
     clean = _ddblake([*base, "--to", "clean"], env)
