@@ -11,6 +11,7 @@ from typing import Any, Literal
 from schemas.errors import DdbLakeError, RetriesExceeded, UsageError
 
 Mode = Literal["put", "put-if-absent"]
+Transport = Literal["auto", "botocore"]
 FEATURES = frozenset({"ttl", "streams", "pitr", "tags", "deletion-protection"})
 BILLING_MODES = frozenset({"PAY_PER_REQUEST", "PROVISIONED"})
 
@@ -70,6 +71,7 @@ class RestoreConfig:
     region: str | None = None
     profile: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    transport: Transport = "auto"
 
     def __post_init__(self) -> None:
         chosen = [n for n, v in (("--keys", self.keys_file), ("--as-of", self.as_of),
@@ -81,6 +83,8 @@ class RestoreConfig:
         if self.as_of and self.snapshot != "latest":
             raise UsageError("--as-of and --snapshot exclude each other",
                              hint="--as-of picks the snapshot and change logs by itself")
+        if self.transport not in ("auto", "botocore"):
+            raise UsageError(f"unknown transport {self.transport!r}", hint="auto or botocore")
         if self.mode not in ("put", "put-if-absent"):
             raise UsageError(f"unknown mode {self.mode!r}", hint="use put or put-if-absent")
         unknown = set(self.with_features) - FEATURES

@@ -28,7 +28,6 @@ class UnitRecord:
     skipped_existing: int
     skipped_expired: int
     dead: int
-    digest: str
     requests: int = 0
     retry_rounds: int = 0
 
@@ -86,12 +85,13 @@ class Journal:
 
 
 def find_resumable(io: FileIO, source_table: str, target: str) -> Journal | None:
-    """The newest unfinished journal of restores from ``source_table`` into ``target``."""
+    """The newest journal of restores from ``source_table`` into ``target``. A complete
+    one is returned too: resuming it writes nothing and verifies again."""
     prefix = layout.restores_prefix(source_table)
     keys = sorted((info.key for info in io.iter_objects(prefix)
                    if info.key.endswith("/journal.json")), reverse=True)
     for key in keys:
         journal = Journal.parse(io.read(key), io.full_uri(key))
-        if journal.target == target and journal.status != "complete":
+        if journal.target == target:
             return journal
     return None

@@ -25,8 +25,7 @@ from restorer.select import Query, Source, resolve_source
 from restorer.spool import Spool, read_unit, unit_count
 from restorer.target import check_key_schema, create_target, describe, wait_active
 from restorer.units import UnitContext, run_units
-from restorer.verify import verify_by_key, verify_new
-from schemas.dynamo_json import Digest
+from restorer.verify import expected_digest, verify_by_key, verify_new
 from schemas.errors import NotFoundError, UsageError
 from schemas.keys import KeySchema
 
@@ -53,8 +52,9 @@ def restore(config: RestoreConfig, *, session: Any = None,
     source_table = catalog.single_table(io, config.table)
     previous = find_resumable(io, source_table, config.target) if config.resume else None
     if config.resume and previous is None:
-        listener.message(f"no unfinished restore into {config.target}; starting a new one")
-    if previous is not None:
+        listener.message(f"no earlier restore into {config.target}; starting a new one")
+    windowed = config.as_of or config.deleted_between or config.changed_between
+    if previous is not None and not windowed:  # `latest` may have moved on since
         config = replace(config, snapshot=previous.snapshot_id or config.snapshot,
                          table=source_table)
     source = resolve_source(io, config)
@@ -78,7 +78,10 @@ def restore(config: RestoreConfig, *, session: Any = None,
 
 def _new_journal(config: RestoreConfig, source: Source, selected: int,
                  fingerprint: str) -> Journal:
-    request = {"where": config.where, "keys_file": config.keys_file, "mode": config.mode,
+    request = {"snapshot": config.snapshot, "as_of": config.as_of,
+               "deleted_between": config.deleted_between,
+               "changed_between": config.changed_between,
+               "where": config.where, "keys_file": config.keys_file, "mode": config.mode,
                "existing": config.existing, "skip_expired": config.skip_expired,
                "now": time.time()}
     return Journal(layout.new_id(), source.manifest.table, source.manifest.snapshot_id,
@@ -168,18 +171,12 @@ def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
     return _result(run, verification, started)
 
 
-def _expected(journal: Journal) -> Digest:
-    digest = Digest()
-    for record in journal.done.values():
-        digest = digest.combine(Digest.from_hex(record.digest, record.written))
-    return digest
-
-
 def _verify(run: _Run, spool: Spool) -> Verification:
     run.listener.message(f"verifying {run.config.target}")
-    if run.journal.created_table and run.config.mode == "put":
-        return verify_new(run.ddb, run.config.target, _expected(run.journal))
     keys = run.source.manifest.key_schema
+    if run.journal.created_table and run.config.mode == "put":
+        expected = expected_digest(_written_texts(run, spool, keys))
+        return verify_new(run.ddb, run.config.target, expected)
     return verify_by_key(run.ddb, run.config.target, keys, _written_texts(run, spool, keys),
                          run.config.mode)
 

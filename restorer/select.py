@@ -16,6 +16,7 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,10 @@ import pyarrow as pa
 
 from lake import catalog, layout
 from lake.fileio import FileIO
+from queries import selections, timeline
 from queries.sandbox import check_predicate, run_user_sql, sandboxed_connection
+from queries.selections import Selection
+from queries.sqltext import parse_time, to_us
 from restorer.config import RestoreConfig
 from schemas.dynamo_json import normalize_number
 from schemas.errors import ArchivedError, NotFoundError, UsageError
@@ -32,31 +36,6 @@ from schemas.manifest import Manifest
 
 KEYS_VIEW = "_ddblake_keys"
 _COLD = frozenset({"GLACIER", "DEEP_ARCHIVE", "GLACIER_IR_ARCHIVE"})
-
-
-@dataclass(frozen=True)
-class Selection:
-    """SQL over the lake that yields ``_item`` rows; ``paths`` are the files it may read and
-    ``setup`` the statements to run before the sandbox locks."""
-
-    sql: str
-    paths: tuple[str, ...]
-    setup: tuple[str, ...] = ()
-    note: str = ""
-
-
-def snapshot_selection(io: FileIO, manifest: Manifest) -> Selection:
-    """Every item of one snapshot (all parts, ``union_by_name``).
-
-    Stand-in until ``queries.selections`` lands; local lakes only."""
-    paths = tuple(io.full_uri(layout.snapshot_part(manifest.table, manifest.snapshot_id, p.path))
-                  for p in manifest.parts)
-    if not paths:
-        return Selection("SELECT NULL::VARCHAR AS _item WHERE false", (),
-                         note=f"snapshot {manifest.snapshot_id} (empty)")
-    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
-    sql = f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
-    return Selection(sql, paths, note=f"snapshot {manifest.snapshot_id}")
 
 
 @dataclass(frozen=True)
@@ -83,14 +62,41 @@ def check_not_archived(io: FileIO, manifest: Manifest) -> None:
                                      "and restore when it has finished")
 
 
+def _describing(io: FileIO, table: str, ts: datetime) -> Manifest:
+    """The snapshot that describes the table at ``ts`` (key schema, table description):
+    the base snapshot of that time, else the latest."""
+    return timeline.base_snapshot(io, table, to_us(ts)) or \
+        catalog.find_snapshot(io, "latest", table)
+
+
 def resolve_source(io: FileIO, config: RestoreConfig) -> Source:
-    if config.as_of or config.deleted_between or config.changed_between:
-        raise UsageError("--as-of, --deleted-between and --changed-between need the query "
-                         "selections, which this build does not have yet",
-                         hint="restore a --snapshot with --where or --keys instead")
-    manifest = catalog.find_snapshot(io, config.snapshot, config.table)
+    """The selection the config asks for, and the manifest that describes the table."""
+    if not (config.as_of or config.deleted_between or config.changed_between):
+        manifest = catalog.find_snapshot(io, config.snapshot, config.table)
+        check_not_archived(io, manifest)
+        return Source(manifest, selections.snapshot_selection(io, manifest),
+                      f"snapshot {manifest.snapshot_id}")
+    table = catalog.single_table(io, config.table)
+    if config.as_of:
+        ts = parse_time(config.as_of, what="--as-of")
+        manifest, label = _describing(io, table, ts), f"as of {config.as_of}"
+        selection = selections.as_of_selection(io, table, ts)
+    else:
+        window = config.deleted_between or config.changed_between
+        assert window is not None
+        t1 = parse_time(window[0], what="T1")
+        t2 = parse_time(window[1], what="T2")
+        manifest = _describing(io, table, t1)
+        if config.deleted_between:
+            selection = selections.deleted_between_selection(io, table, t1, t2)
+            label = f"deleted between {window[0]} and {window[1]}"
+        else:
+            selection = selections.changed_between_selection(io, table, t1, t2)
+            label = f"changed between {window[0]} and {window[1]} (versions before)"
     check_not_archived(io, manifest)
-    return Source(manifest, snapshot_selection(io, manifest), f"snapshot {manifest.snapshot_id}")
+    if selection.note:
+        label += f" ({selection.note})"
+    return Source(manifest, selection, label)
 
 
 def key_text_sql(attr: KeyAttribute) -> str:
@@ -151,10 +157,12 @@ class Query:
     def __init__(self, source: Source, config: RestoreConfig) -> None:
         keys = source.manifest.key_schema
         self.keys = keys
-        self.con = sandboxed_connection(list(source.selection.paths),
-                                        setup_sql=list(source.selection.setup))
+        # Units make row order irrelevant; letting DuckDB drop it keeps its memory bounded.
+        setup = [*source.selection.setup, "SET preserve_insertion_order = false",
+                 "SET memory_limit = '512MB'"]
+        self.con = sandboxed_connection(list(source.selection.paths), setup_sql=setup)
         self.con.create_function("ddblake_norm", _norm_or_none, ["VARCHAR"], "VARCHAR",
-                                 null_handling="special")
+                                 null_handling="special")  # type: ignore[call-overload]
         sql = f"SELECT s._item FROM ({source.selection.sql}) AS s"
         if config.keys_file:
             self.con.register(KEYS_VIEW, load_keys(config.keys_file, keys))
@@ -179,7 +187,7 @@ class Query:
                                       f"LIMIT {int(n)}").fetchall()
         return [str(r[0]) for r in rows]
 
-    def batches(self, units: int, rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+    def batches(self, units: int, rows: int = 8_192) -> Iterator[pa.RecordBatch]:
         """Rows as (``_item`` text, ``_unit``): the unit is a hash of the key, so every
         version of a key lands in the same unit and units are the same on every run."""
         key = ", ".join(key_text_sql(a) for a in self.keys.attributes)

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -53,7 +54,7 @@ class Spool:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _scatter(batch: pa.RecordBatch, files: list[object]) -> None:
+def _scatter(batch: pa.RecordBatch, files: list[BinaryIO]) -> None:
     units = batch.column(1)
     texts = batch.column(0)
     order = pc.sort_indices(units)
@@ -67,7 +68,7 @@ def _scatter(batch: pa.RecordBatch, files: list[object]) -> None:
         while end < n and units_sorted[end] == unit:
             end += 1
         chunk = "\n".join(texts_sorted[start:end]) + "\n"
-        files[unit].write(chunk.encode("utf-8"))  # type: ignore[attr-defined]
+        files[unit].write(chunk.encode("utf-8"))
         start = end
 
 

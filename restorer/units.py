@@ -23,6 +23,7 @@ from lake.aws import make_client, make_session
 from lake.fileio import FileIO, load_file_io
 from restorer.config import RestoreConfig
 from restorer.journal import UnitRecord
+from restorer.rawhttp import hooked, raw_writer
 from restorer.spool import read_unit
 from restorer.transport import fast_writer
 from restorer.writer import BatchWriter, Outcome, Sleep, WcuBudget
@@ -51,7 +52,9 @@ def dead_letter_lines(dead: list[tuple[bytes, str]]) -> bytes:
 def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
                budget: WcuBudget | None = None, sleep: Sleep = time.sleep) -> UnitRecord:
     config = ctx.config
-    writer = BatchWriter(fast_writer(client), config.target, KeySchema.from_dict(ctx.keys),
+    sender = fast_writer(client) if config.transport == "botocore" or hooked(client) \
+        else raw_writer(client)
+    writer = BatchWriter(sender, config.target, KeySchema.from_dict(ctx.keys),
                          mode=config.mode, policy=config.retry, budget=budget,
                          threads=config.threads, ttl_attribute=ctx.ttl_attribute, now=ctx.now,
                          sleep=sleep, rng=random.Random())
@@ -62,7 +65,7 @@ def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
     elif io.exists(key):
         io.delete(key)
     return UnitRecord(out.written, out.skipped_existing, out.skipped_expired, len(out.dead),
-                      out.digest.hex(), out.requests, out.retry_rounds)
+                      out.requests, out.retry_rounds)
 
 
 _WORKER: dict[str, Any] = {}

@@ -51,6 +51,14 @@ def scan_digest(ddb: Any, table: str) -> Digest:
         raise translate(e, action="scan", resource=f"table {table}") from e
 
 
+def expected_digest(texts: Iterable[bytes]) -> Digest:
+    """Count and digest of the items that were meant to be written (value form)."""
+    digest = Digest()
+    for text in texts:
+        digest.add_hex(_digest_of(orjson.loads(text)))
+    return digest
+
+
 def verify_new(ddb: Any, table: str, expected: Digest) -> Verification:
     found = scan_digest(ddb, table)
     return Verification("scan", expected.count, found.count, expected.hex(), found.hex(),

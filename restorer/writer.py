@@ -20,15 +20,14 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lake.aws import error_code, translate
 from restorer.config import Mode, RetryPolicy
-from restorer.transport import FastWriter
-from schemas.dynamo_json import Digest, Item, from_client, normalize_number, value_digest_bytes
+from schemas.dynamo_json import Item, from_client, normalize_number
 from schemas.errors import ItemValidationError
 from schemas.keys import KeySchema
 from schemas.limits import validate_item
@@ -40,6 +39,14 @@ RETRYABLE = frozenset({
     "TransactionInProgressException",
 })
 Sleep = Callable[[float], None]
+
+
+class Sender(Protocol):
+    """Sends pre-serialized writes (:mod:`restorer.transport` or :mod:`restorer.rawhttp`)."""
+
+    def batch_put(self, table: str, texts: list[bytes]) -> dict[str, Any]: ...
+
+    def put_if_absent(self, table: str, text: bytes, partition_key: str) -> None: ...
 
 
 class WcuBudget:
@@ -68,7 +75,6 @@ class WcuBudget:
 class Entry:
     text: bytes
     key: tuple[str, ...]
-    sha: str
     wcu: int
 
 
@@ -82,7 +88,6 @@ class Outcome:
     skipped_expired: int = 0
     requests: int = 0
     retry_rounds: int = 0
-    digest: Digest = field(default_factory=Digest)
     dead: list[tuple[bytes, str]] = field(default_factory=list)
 
     def merge(self, other: Outcome) -> None:
@@ -90,7 +95,6 @@ class Outcome:
         self.skipped_existing += other.skipped_existing
         self.requests += other.requests
         self.retry_rounds += other.retry_rounds
-        self.digest = self.digest.combine(other.digest)
         self.dead.extend(other.dead)
 
 
@@ -117,7 +121,7 @@ def _expired(item: Item, ttl_attribute: str | None, now: float) -> bool:
 
 @dataclass
 class BatchWriter:
-    sender: FastWriter
+    sender: Sender
     table: str
     keys: KeySchema
     mode: Mode = "put"
@@ -130,7 +134,7 @@ class BatchWriter:
     rng: random.Random = field(default_factory=random.Random)
 
     def write(self, texts: Iterable[bytes]) -> Outcome:
-        """Write every item; return counts, the digest of what was written, dead letters."""
+        """Write every item; return counts and dead letters."""
         total = Outcome()
         batch: list[Entry] = []
         seen: set[tuple[str, ...]] = set()
@@ -166,10 +170,7 @@ class BatchWriter:
         if _expired(item, self.ttl_attribute, self.now or time.time()):
             total.skipped_expired += 1
             return None
-        sha = Digest()
-        sha.add_bytes(value_digest_bytes(item))
-        return Entry(text, key_tuple(item, self.keys), f"{sha.value:064x}",
-                     max(1, math.ceil(size / 1024)))
+        return Entry(text, key_tuple(item, self.keys), max(1, math.ceil(size / 1024)))
 
     def _submit(self, batch: list[Entry], pool: ThreadPoolExecutor | None,
                 pending: set[Future[Outcome]], total: Outcome) -> None:
@@ -196,9 +197,7 @@ class BatchWriter:
         self.sleep(self.rng.uniform(0, ceiling))
 
     def _written(self, out: Outcome, entries: Iterable[Entry]) -> None:
-        for entry in entries:
-            out.written += 1
-            out.digest.add_hex(entry.sha)
+        out.written += sum(1 for _ in entries)
 
     def _batch(self, batch: list[Entry]) -> Outcome:
         out = Outcome()

@@ -78,6 +78,13 @@ def _summary(result: RestoreResult, fmt: str) -> dict[str, Any]:
               help="Worker processes (each writes its own units).")
 @click.option("--threads", type=int, default=4, show_default=True,
               help="Requests in flight per worker.")
+@click.option("--unit-rows", type=int, default=20_000, show_default=True,
+              help="Items per unit of work: the grain of workers and of the resume journal.")
+@click.option("--transport", type=click.Choice(["auto", "botocore"]), default="auto",
+              show_default=True,
+              help="auto: sign requests with botocore and send them on ddblake's own HTTP "
+                   "connections (6x cheaper; botocore's full stack is used when something "
+                   "hooks the client); botocore: always botocore's stack (e.g. for proxies).")
 @click.option("--resume", is_flag=True,
               help="Continue the last unfinished restore into the same table.")
 @click.option("--no-verify", is_flag=True, help="Skip reading the target back afterwards.")
@@ -93,8 +100,8 @@ def restore_command(table: str | None, lake: str, target: str, snapshot: str,
                     changed_between: tuple[str, str] | None, existing: bool, mode: str,
                     with_: str | None, billing_mode: str | None, no_indexes: bool,
                     skip_expired: bool, max_wcu: float | None, workers: int, threads: int,
-                    resume: bool, no_verify: bool, fmt: str, region: str | None,
-                    profile: str | None, dry_run: bool, quiet: bool) -> None:
+                    unit_rows: int, transport: str, resume: bool, no_verify: bool, fmt: str,
+                    region: str | None, profile: str | None, dry_run: bool, quiet: bool) -> None:
     """Restore items of TABLE from the lake into a DynamoDB table.
 
     By default the latest snapshot is written, whole, into a NEW table rebuilt from the
@@ -117,6 +124,7 @@ def restore_command(table: str | None, lake: str, target: str, snapshot: str,
         mode=mode,  # type: ignore[arg-type]
         with_features=_features(with_), billing_mode=billing_mode, no_indexes=no_indexes,
         skip_expired=skip_expired, max_wcu=max_wcu, workers=workers, threads=threads,
+        unit_rows=unit_rows, transport=transport,  # type: ignore[arg-type]
         dry_run=dry_run, verify=not no_verify, resume=resume, region=region, profile=profile)
     try:
         result = restore(config, listener=TerminalProgress(quiet=quiet))

@@ -100,11 +100,13 @@ def test_sustained_throttling_dead_letters_then_resume(session: Any, lake_dir: P
     assert not list(Path(result.dead_letter_uri).glob("*.jsonl"))
 
 
-def test_second_run_with_resume_after_success_starts_fresh(session: Any,
-                                                           lake_dir: Path) -> None:
+def test_resume_after_success_changes_nothing(session: Any, lake_dir: Path) -> None:
     first = restore(_config(lake_dir), session=session)
-    again = restore(_config(lake_dir, resume=True, existing=True), session=session)
-    assert again.restore_id != first.restore_id and again.ok and _same(session)
+    again = restore(_config(lake_dir, resume=True), session=session)
+    assert again.restore_id == first.restore_id and again.ok and _same(session)
+    assert again.units_resumed == again.units and again.requests == first.requests
+    fresh = restore(_config(lake_dir, existing=True), session=session)
+    assert fresh.restore_id != first.restore_id and fresh.ok and _same(session)
 
 
 def test_put_if_absent_survives_throttling(session: Any, lake_dir: Path) -> None:

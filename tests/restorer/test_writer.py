@@ -12,8 +12,8 @@ from botocore.exceptions import ClientError
 from restorer.config import RetryPolicy
 from restorer.writer import BatchWriter, WcuBudget
 from schemas.dynamo_json import to_client
-from schemas.keys import KeyAttribute, KeySchema
 from schemas.errors import AwsError
+from schemas.keys import KeyAttribute, KeySchema
 
 KEYS = KeySchema(KeyAttribute("pk", "N"))
 
@@ -114,7 +114,7 @@ def test_validation_exception_isolates_the_bad_item() -> None:
 
 def test_invalid_items_are_dead_letters_before_sending() -> None:
     sender = Recorder()
-    texts = _texts(["1", "2"]) + [b'{"pk":{"N":"NaN"}}', b'{"nokey":{"S":"x"}}']
+    texts = [*_texts(["1", "2"]), b'{"pk":{"N":"NaN"}}', b'{"nokey":{"S":"x"}}']
     out = _writer(sender).write(texts)
     assert out.written == 2 and len(out.dead) == 2
     assert sum(len(b) for b in sender.batches) == 2
