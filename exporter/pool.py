@@ -15,6 +15,7 @@ import multiprocessing
 import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,11 @@ def run_parallel(tasks: Sequence[SegmentTask], *, workers: int, profile: str | N
         futures = [pool.submit(_run_in_worker, task) for task in tasks]
         try:
             _collect(futures, progress, report, results)
+        except BrokenProcessPool as e:
+            stop.set()
+            raise DdbLakeError("a worker process died (killed, or out of memory)",
+                               hint="re-run with --resume; if memory ran out, lower "
+                                    "--workers or --target-file-mb") from e
         except BaseException:
             stop.set()
             for future in futures:
