@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ddblake.cli import cli
+from ddblake.commands.native import MODES_HELP, NATIVE_MODES, native_options
 from ddblake.options import (
     dry_run_option,
     lake_option,
@@ -50,7 +51,8 @@ def _scan_mode(options: dict[str, Any]) -> dict[str, Any]:
 
 # How each --mode runs. Another mode (native export, incremental) adds one entry here and
 # its own options; each entry takes every parsed option and returns the summary dict.
-EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"scan": _scan_mode}
+EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "scan": _scan_mode, **NATIVE_MODES}
 
 
 @cli.command("export")
@@ -58,7 +60,8 @@ EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"scan": _
 @lake_option
 @click.option("--mode", type=click.Choice(sorted(EXPORT_MODES)), default="scan",
               show_default=True, help="How to read the table: 'scan' = parallel Scan "
-              "(any table; consumes read capacity; consistency is fuzzy over the scan window).")
+              "(any table; consumes read capacity; consistency is fuzzy over the scan window); "
+              + MODES_HELP)
 @click.option("--segments", default="auto", show_default=True,
               help="Parallel Scan segments (TotalSegments), or 'auto' (one per 128 MiB of "
                    "table, at least two per worker).")
@@ -79,6 +82,7 @@ EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"scan": _
 @click.option("--resume", is_flag=True,
               help="Continue the most recent interrupted export of TABLE into the same "
                    "snapshot.")
+@native_options
 @quiet_option
 @profile_option
 @region_option
