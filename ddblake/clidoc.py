@@ -17,7 +17,10 @@ Generated from `--help` by `python -m ddblake.clidoc > docs/cli.md`; do not edit
 
 
 def _help(command: click.Command, name: str) -> str:
-    with click.Context(command, info_name=name, terminal_width=100, max_content_width=100) as ctx:
+    # The same help option names as the real CLI: click caches a command's help option on
+    # first use, so a context without them would render differently after a command has run.
+    with click.Context(command, info_name=name, terminal_width=100, max_content_width=100,
+                       help_option_names=["-h", "--help"]) as ctx:
         return command.get_help(ctx)
 
 

@@ -13,6 +13,7 @@ Keys are relative to the lake root and use ``/``. Snapshot and batch ids sort by
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from datetime import UTC, datetime
@@ -35,6 +36,13 @@ def new_id(now: datetime | None = None) -> str:
     """A time-sortable, collision-free id: ``20261122T130501Z-1a2b3c4d``."""
     now = now or datetime.now(UTC)
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+def derived_id(when: datetime, *parts: str) -> str:
+    """A deterministic id in the same format: the same ``when`` and ``parts`` give the same id
+    (a retried Lambda invocation or a replayed stream batch commits under the same name)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:8]
+    return f"{when.astimezone(UTC):%Y%m%dT%H%M%SZ}-{digest}"
 
 
 def is_id(text: str) -> bool:

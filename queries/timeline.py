@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lake import catalog, layout
+from lake.coverage import coverage
 from lake.fileio import FileIO
 from queries.sqltext import iso_to_us, to_us, us_to_iso
 from schemas.changes import ChangeBatch
@@ -68,12 +69,19 @@ def change_keys(io: FileIO, table: str, from_us: int, to_us_: int) -> tuple[str,
     return tuple(found)
 
 
+# DynamoDB Streams stamps events to the second by default (ApproximateCreationDateTime), so a
+# change made 0.3 s after a snapshot's point can carry a time before it. Replay therefore
+# starts one second early. The overlap is harmless: the latest change per key wins, and a
+# change from before the base's point is already reflected in the base.
+EVENT_TIME_SLACK_US = 1_000_000
+
+
 def _replay_start(base: Manifest | None) -> tuple[int, bool]:
     if base is None:
         return 0, True
     if base.consistency.kind == "fuzzy":
-        return iso_to_us(base.consistency.start), True
-    return point_us(base), False
+        return iso_to_us(base.consistency.start) - EVENT_TIME_SLACK_US, True
+    return point_us(base) - EVENT_TIME_SLACK_US, True
 
 
 def state_at(io: FileIO, table: str, ts_us: int) -> State:
@@ -86,13 +94,13 @@ def state_at(io: FileIO, table: str, ts_us: int) -> State:
                             hint=f"list what the lake holds: ddblake snapshots --lake {io.uri}")
     keys = base.key_schema if base else all_batches[0].key_schema
     from_us, inclusive = _replay_start(base)
-    note = _note(table, base, all_batches, ts_us)
+    note = _note(io, table, base, all_batches, ts_us, from_us)
     return State(table, keys, ts_us, base, change_keys(io, table, from_us, ts_us), from_us,
                  inclusive, note)
 
 
-def _note(table: str, base: Manifest | None, all_batches: list[ChangeBatch],
-          ts_us: int) -> str | None:
+def _note(io: FileIO, table: str, base: Manifest | None, all_batches: list[ChangeBatch],
+          ts_us: int, from_us: int) -> str | None:
     when = us_to_iso(ts_us)
     if not all_batches:
         assert base is not None
@@ -102,8 +110,14 @@ def _note(table: str, base: Manifest | None, all_batches: list[ChangeBatch],
     if base is None:
         return (f"table {table} has no snapshot at or before {when}: state rebuilt from the "
                 "change log alone (exact only if the log starts when the table was empty)")
-    last = max(max(b.last_event_us, iso_to_us(b.created_at)) for b in all_batches)
-    if last < ts_us:
-        return (f"the change log of {table} ends at {us_to_iso(last)}: changes after that "
-                f"are not in the lake (base snapshot {base.snapshot_id})")
-    return None
+    cov = coverage(io, table)
+    if cov.exact_at(ts_us):
+        return None
+    gap = next((g for g in cov.gaps if g.start_us <= ts_us and g.end_us >= from_us), None)
+    if gap is not None:
+        return (f"{table} at {when} may be missing changes: the change log has a gap from "
+                f"{us_to_iso(gap.start_us)} to {us_to_iso(gap.end_us)} ({gap.reason}); "
+                f"base snapshot {base.snapshot_id}")
+    return (f"{table} at {when} is not known to be exact: no complete change log is recorded "
+            f"from {us_to_iso(from_us)} to then (base snapshot {base.snapshot_id} plus the "
+            "changes the lake holds; see `ddblake coverage`)")

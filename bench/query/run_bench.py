@@ -93,12 +93,12 @@ def duck_rows(lake: Path) -> list[tuple[str, float, float, int]]:
 
 
 def scan_rows(count: int) -> list[tuple[str, float, int]]:
+    import logging
+
     import boto3
     from moto.server import ThreadedMotoServer
 
     from lake.aws import make_client
-
-    import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -130,7 +130,7 @@ def scan_rows(count: int) -> list[tuple[str, float, int]]:
         }
         out = [("load (BatchWriteItem)", load, count)]
         for name, extra in scans.items():
-            first, warm = timed(lambda extra=extra: _scan_count(ddb, extra), runs=1)
+            _first, warm = timed(lambda extra=extra: _scan_count(ddb, extra), runs=1)
             out.append((f"Scan {name}", warm, _scan_count(ddb, extra)))
         return out
     finally:

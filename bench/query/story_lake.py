@@ -57,7 +57,9 @@ def main(root: str) -> None:
         records.append(ChangeRecord(int(when.timestamp() * 1_000_000), op,  # type: ignore[arg-type]
                                     {"user_id": {"S": uid}}, new, old, "stream:demo",
                                     f"{n:020d}"))
-    write_change_batch(io, "users", KEYS, records, source={"kind": "demo"}, positions={},
+    covered = {"kind": "demo", "covered_from_us": int(MONDAY.timestamp() * 1_000_000),
+               "covered_to_us": int((MONDAY + timedelta(days=5)).timestamp() * 1_000_000)}
+    write_change_batch(io, "users", KEYS, records, source=covered, positions={},
                        batch_id=layout.new_id(MONDAY + timedelta(hours=1)))
     snapshot(io, state, MONDAY + timedelta(days=5))
 

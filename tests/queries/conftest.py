@@ -17,6 +17,7 @@ from tests.helpers import REGION
 from tests.queries.lakegen import T0, History, standard_history, write_changes, write_snapshot
 
 TABLE = "orders"
+END = T0 + timedelta(seconds=100)  # the change log is complete from T0 to END
 
 
 @dataclass
@@ -36,8 +37,9 @@ def build_lake(io: FileIO, *, with_changes: bool = True) -> LakeCase:
     second = write_snapshot(io, TABLE, list(h.state_at(start).values()), end, fuzzy_start=start)
     if with_changes:
         events = sorted(h.events, key=lambda e: (e.at, e.seq))
-        write_changes(io, TABLE, events[:4])
-        write_changes(io, TABLE, events[4:])
+        middle = events[3].at
+        write_changes(io, TABLE, events[:4], covered=(T0, middle))
+        write_changes(io, TABLE, events[4:], covered=(middle, END))
     return LakeCase(io, h, first, second)
 
 

@@ -127,8 +127,10 @@ def write_snapshot(io: FileIO, table: str, items: list[dict[str, Any]], at: date
 
 
 def write_changes(io: FileIO, table: str, events: list[Event], *,
-                  keys: KeySchema = KEYS) -> None:
-    """One committed change batch holding ``events``."""
+                  keys: KeySchema = KEYS, covered: tuple[datetime, datetime] | None = None,
+                  gaps: list[tuple[datetime, datetime]] = ()) -> None:  # type: ignore[assignment]
+    """One committed change batch holding ``events``; ``covered`` is the span the log is
+    complete over (as the stream consumer records it), ``gaps`` trimmed spans."""
     records = []
     for e in events:
         key = {n: copy.deepcopy(e.item[n]) for n in keys.names}
@@ -136,7 +138,13 @@ def write_changes(io: FileIO, table: str, events: list[Event], *,
         records.append(ChangeRecord(us(e.at), e.op, key, new, copy.deepcopy(e.old),  # type: ignore[arg-type]
                                     "stream:shard-1", f"{e.seq:020d}"))
     first = min(e.at for e in events)
-    write_change_batch(io, table, keys, records, source={"kind": "stream"},
+    source: dict[str, Any] = {"kind": "stream"}
+    if covered:
+        source.update(covered_from_us=us(covered[0]), covered_to_us=us(covered[1]))
+    if gaps:
+        source["gaps"] = [{"from_us": us(a), "to_us": us(b), "reason": "trimmed"}
+                          for a, b in gaps]
+    write_change_batch(io, table, keys, records, source=source,
                        positions={"shard-1": str(len(records))},
                        batch_id=layout.new_id(first))
 

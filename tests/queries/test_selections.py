@@ -84,7 +84,23 @@ def test_as_of_every_second_equals_the_history(local_case: LakeCase) -> None:
         ts = T0 + timedelta(seconds=second)
         sel = as_of_selection(local_case.io, TABLE, ts)
         assert texts(sel) == canon(h.state_at(ts)), f"as_of differs at +{second}s"
-        assert sel.note is None or "ends at" in sel.note
+        assert sel.note is None, sel.note
+
+
+def test_as_of_says_when_it_is_not_known_to_be_exact(local_case: LakeCase) -> None:
+    from tests.queries.conftest import END
+    from tests.queries.lakegen import write_changes
+
+    later = END + timedelta(seconds=5)
+    sel = as_of_selection(local_case.io, TABLE, later)
+    assert sel.note and "not known to be exact" in sel.note
+    assert texts(sel) == canon(local_case.history.state_at(later))
+    gap = (END + timedelta(seconds=10), END + timedelta(seconds=12))
+    write_changes(local_case.io, TABLE, local_case.history.events[-1:],
+                  covered=(END, END + timedelta(seconds=20)), gaps=[gap])
+    assert as_of_selection(local_case.io, TABLE, END + timedelta(seconds=5)).note is None
+    note = as_of_selection(local_case.io, TABLE, END + timedelta(seconds=15)).note
+    assert note and "has a gap from" in note and "trimmed" in note
 
 
 def test_as_of_is_exact_to_the_microsecond(local_case: LakeCase) -> None:
@@ -167,6 +183,9 @@ HOSTILE = [
     "1=1) OR (1=1",
     "_pk IN (SELECT column0 FROM read_csv('/etc/passwd'))",
     "true; COPY (SELECT 1) TO '/tmp/ddblake-pwned.csv'",
+    "true; ATTACH '/tmp/ddblake-pwned.db' AS x",
+    "true; SET enable_external_access = true",
+    "_pk IN (SELECT _pk FROM read_parquet('/etc/*.parquet'))",
     "_pk = 'x' -- ",
     "EXISTS (SELECT * FROM read_text('/etc/hostname'))",
 ]
