@@ -68,7 +68,8 @@ def describe_table(ddb: Any, table: str) -> dict[str, Any]:
     if raw.get("TableArn"):
         tags = _optional(ddb.list_tags_of_resource, ResourceArn=raw["TableArn"])
         description["Tags"] = tags.get("Tags", tags)
-    return _json_safe(description)
+    safe: dict[str, Any] = _json_safe(description)
+    return safe
 
 
 def _json_safe(value: Any) -> Any:

@@ -85,7 +85,9 @@ class PartBuilder:
                     top_sets += 1
                 elif tag in _CONTAINERS:
                     nested = True
-        text = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
+        # orjson returns its growth buffer (~4-8 KB) as the bytes object; copy to keep
+        # only the text (a 14x smaller part in memory for ~600-byte items).
+        text = memoryview(orjson.dumps(item, option=orjson.OPT_SORT_KEYS)).tobytes()
         if nested and text.count(_SET_MARKER) > top_sets:
             text = canonical_bytes(item)  # sets inside maps or lists: sort them too
         self._texts.append(text)

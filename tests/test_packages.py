@@ -24,3 +24,15 @@ def test_schemas_imports_nothing_of_ours() -> None:
             words = line.split()
             if words[:1] in (["import"], ["from"]) and len(words) > 1:
                 assert words[1].split(".")[0] not in ours, f"{path.name}: {line}"
+
+
+def test_every_package_folder_is_listed_in_pyproject() -> None:
+    """A package missing from pyproject's explicit list is missing from the wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {str(p.parent.relative_to(ROOT)).replace("/", ".")
+             for p in ROOT.glob("*/**/__init__.py")
+             if p.parts[len(ROOT.parts)] not in {"tests", "bench", ".venv", "build"}}
+    assert found == listed

@@ -1,0 +1,198 @@
+"""``ddblake export``, ``snapshots``, ``show`` and ``gc``: thin translators to the library."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from ddblake.cli import cli
+from ddblake.options import (
+    dry_run_option,
+    lake_option,
+    profile_option,
+    quiet_option,
+    region_option,
+    table_option,
+)
+from ddblake.output import json_bytes, open_output, output_options, render, render_to, summary
+from ddblake.progress import TerminalProgress
+from schemas.errors import UsageError
+
+
+def _segments(value: str) -> int | None:
+    if value == "auto":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"--segments must be a positive whole number or 'auto', not {value!r}",
+                         hint="e.g. --segments 8, or leave it at auto")
+    return int(value)
+
+
+def _scan_mode(options: dict[str, Any]) -> dict[str, Any]:
+    from exporter import ExportConfig, export_table
+    from lake.aws import make_session
+
+    config = ExportConfig(
+        table=options["table"], lake=options["lake"], segments=_segments(options["segments"]),
+        workers=options["workers"], consistent_read=options["consistent_read"],
+        max_rcu=options["max_rcu"], target_part_mb=options["target_file_mb"],
+        resume=options["resume"], profile=options["profile"], region=options["region"],
+        page_limit=options["page_size"])
+    session = make_session(options["profile"], options["region"])
+    result = export_table(config, session=session,
+                          listener=TerminalProgress(quiet=options["quiet"]))
+    return result.to_dict()
+
+
+# How each --mode runs. Another mode (native export, incremental) adds one entry here and
+# its own options; each entry takes every parsed option and returns the summary dict.
+EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"scan": _scan_mode}
+
+
+@cli.command("export")
+@click.argument("table")
+@lake_option
+@click.option("--mode", type=click.Choice(sorted(EXPORT_MODES)), default="scan",
+              show_default=True, help="How to read the table: 'scan' = parallel Scan "
+              "(any table; consumes read capacity; consistency is fuzzy over the scan window).")
+@click.option("--segments", default="auto", show_default=True,
+              help="Parallel Scan segments (TotalSegments), or 'auto' (one per 128 MiB of "
+                   "table, at least two per worker).")
+@click.option("--workers", type=click.IntRange(1, 1024), default=None,
+              help="Worker processes (default: the number of CPUs; 1 = no subprocesses).")
+@click.option("--consistent-read", is_flag=True,
+              help="Strongly consistent Scan (costs twice the read capacity).")
+@click.option("--max-rcu", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Read budget for the whole export, in RCU per second, shared by all "
+                   "workers (default: unlimited).")
+@click.option("--target-file-mb", type=click.FloatRange(min=0, min_open=True), default=16.0,
+              show_default=True,
+              help="Cut a part when its items reach this many MB of canonical DynamoDB JSON "
+                   "(the Parquet file is roughly 10 %% of that).")
+@click.option("--page-size", type=click.IntRange(1, 1_000_000), default=None,
+              help="Items per Scan request (Limit; default: DynamoDB's 1 MB pages). Smaller "
+                   "pages smooth rate limiting and checkpoint more often.")
+@click.option("--resume", is_flag=True,
+              help="Continue the most recent interrupted export of TABLE into the same "
+                   "snapshot.")
+@quiet_option
+@profile_option
+@region_option
+@output_options(formats=("table", "json"), default="table")
+def export_command(**options: Any) -> None:
+    """Export TABLE into the lake as a new Parquet snapshot.
+
+    Nothing is visible until the snapshot's manifest is written last; an interrupted
+    export keeps per-segment checkpoints and continues with --resume. The summary goes to
+    stdout with --format json (else to stderr).
+    """
+    mode = EXPORT_MODES[options["mode"]]
+    outcome = mode(options)
+    if options["output"]:
+        render_to([outcome], "json" if options["fmt"] == "json" else "table", options["output"])
+    else:
+        summary(outcome, options["fmt"])
+
+
+@cli.command("snapshots")
+@lake_option
+@table_option
+@profile_option
+@region_option
+@output_options()
+def snapshots_command(lake: str, table: str | None, profile: str | None, region: str | None,
+                      fmt: str, output: str | None) -> None:
+    """List the committed snapshots in the lake (oldest first)."""
+    from exporter.listing import snapshot_rows
+    from lake.aws import make_session
+    from lake.fileio import load_file_io
+
+    io = load_file_io(lake, session=make_session(profile, region))
+    rows = snapshot_rows(io, table)
+    render_to(rows, fmt, output, columns=("table", "snapshot_id", "created_at", "method",
+                                          "consistency", "items", "bytes"))
+
+
+@cli.command("show")
+@click.argument("snapshot")
+@lake_option
+@table_option
+@profile_option
+@region_option
+@output_options(formats=("table", "json"), default="table")
+def show_command(snapshot: str, lake: str, table: str | None, profile: str | None,
+                 region: str | None, fmt: str, output: str | None) -> None:
+    """Print a snapshot's manifest: summary, columns and parts. SNAPSHOT is an id or
+    'latest'."""
+    from exporter.listing import describe_snapshot
+    from lake.aws import make_session
+    from lake.fileio import load_file_io
+
+    io = load_file_io(lake, session=make_session(profile, region))
+    described = describe_snapshot(io, snapshot, table)
+    if fmt == "json":
+        render_to([described], "json", output)
+        return
+    out = open_output(output)
+    try:
+        out.write("\n".join(f"{k}: {_text(v)}" for k, v in described["summary"].items()))
+        out.write("\n\ncolumns:\n")
+        render(described["columns"], "table", out,
+               columns=("name", "dynamo_type", "type", "reason"))
+        out.write("\nparts:\n")
+        render(described["parts"], "table", out,
+               columns=("path", "rows", "bytes", "min_key", "max_key"))
+    finally:
+        if output:
+            out.close()
+
+
+def _text(value: Any) -> str:
+    return json_bytes(value).decode() if isinstance(value, dict | list) else str(value)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        raise UsageError(f"{text!r} is not a duration",
+                         hint="write a number and a unit: 30m, 24h, 7d, 0s")
+    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+
+
+@cli.command("gc")
+@lake_option
+@table_option
+@click.option("--older-than", default="24h", show_default=True,
+              help="Only remove what is older than this (30m, 24h, 7d); protects exports "
+                   "that are still running or waiting for --resume.")
+@dry_run_option
+@quiet_option
+@profile_option
+@region_option
+@output_options()
+def gc_command(lake: str, table: str | None, older_than: str, dry_run: bool, quiet: bool,
+               profile: str | None, region: str | None, fmt: str, output: str | None) -> None:
+    """Remove parts no manifest names, stale export state and stale S3 multipart uploads.
+
+    With --dry-run, list what would be removed and change nothing.
+    """
+    from exporter.garbage import collect_garbage
+    from lake.aws import make_session
+    from lake.fileio import load_file_io
+
+    io = load_file_io(lake, session=make_session(profile, region))
+    report = collect_garbage(io, older_than=parse_duration(older_than), dry_run=dry_run,
+                             table=table)
+    render_to(report.deleted, fmt, output, columns=("kind", "key", "bytes", "modified"))
+    if not quiet:
+        verb = "would remove" if dry_run else "removed"
+        click.echo(f"{verb} {len(report.deleted)} objects ({report.bytes:,} bytes); kept "
+                   f"{report.kept_recent} recent", err=True)

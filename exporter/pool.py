@@ -1,0 +1,126 @@
+"""Running segment tasks: serially in this process, or on a pool of worker processes.
+
+Processes, not threads: parsing is CPU-bound and the GIL makes threads 1x on this kind of
+work (performance.md section 3). Workers start with the ``spawn`` context (boto3 and
+forked sockets do not mix), build their own clients once, ``gc.freeze()`` what they
+imported, and send progress to the parent through a queue. The first failure sets a shared
+stop flag; other segments stop at their next page with their checkpoints saved, and the
+parent raises the failure. Ctrl-C does the same.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import queue
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.pages import install_raw_scan
+from exporter.ratelimit import TokenBucket
+from exporter.segment import SegmentEnv, SegmentResult, SegmentTask, run_segment
+from lake.aws import make_client, make_session
+from lake.fileio import FileIO, load_file_io
+from schemas.errors import DdbLakeError
+
+Report = Callable[[int, int], None]
+_WORKER: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A DdbLakeError crossing the process boundary with its hint intact."""
+
+    cls: type[DdbLakeError]
+    message: str
+    hint: str | None
+
+    def rebuild(self) -> DdbLakeError:
+        error = self.cls.__new__(self.cls)
+        Exception.__init__(error, self.message)
+        error.message, error.hint = self.message, self.hint
+        return error
+
+
+def make_env(session: Any, io: FileIO, bucket: TokenBucket | None, report: Report,
+             stopped: Callable[[], bool]) -> SegmentEnv:
+    ddb = install_raw_scan(make_client("dynamodb", session))
+    return SegmentEnv(ddb, io, bucket, report, stopped)
+
+
+def run_serial(tasks: Sequence[SegmentTask], *, session: Any, io: FileIO,
+               bucket: TokenBucket | None, report: Report) -> list[SegmentResult]:
+    env = make_env(session, io, bucket, report, lambda: False)
+    return [run_segment(task, env) for task in tasks]
+
+
+def _init_worker(profile: str | None, region: str | None, lake: str,
+                 bucket: TokenBucket | None, progress: Any, stop: Any) -> None:
+    session = make_session(profile, region)
+    io = load_file_io(lake, session=session)
+
+    def report(items: int, nbytes: int) -> None:
+        progress.put((items, nbytes))
+
+    _WORKER["env"] = make_env(session, io, bucket, report, stop.is_set)
+    gc.freeze()  # keep boto3's service models and modules out of every collection
+
+
+def _run_in_worker(task: SegmentTask) -> SegmentResult | _Failure:
+    try:
+        return run_segment(task, _WORKER["env"])
+    except DdbLakeError as e:
+        return _Failure(type(e), e.message, e.hint)
+
+
+def run_parallel(tasks: Sequence[SegmentTask], *, workers: int, profile: str | None,
+                 region: str | None, lake: str, bucket: TokenBucket | None,
+                 report: Report) -> list[SegmentResult]:
+    ctx = multiprocessing.get_context("spawn")
+    progress = ctx.Queue()
+    stop = ctx.Event()
+    results: list[SegmentResult] = []
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(profile, region, lake, bucket, progress, stop)) as pool:
+        futures = [pool.submit(_run_in_worker, task) for task in tasks]
+        try:
+            _collect(futures, progress, report, results)
+        except BrokenProcessPool as e:
+            stop.set()
+            raise DdbLakeError("a worker process died (killed, or out of memory)",
+                               hint="re-run with --resume; if memory ran out, lower "
+                                    "--workers or --target-file-mb") from e
+        except BaseException:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            wait(futures)
+            raise
+        finally:
+            _drain(progress, report)
+    return results
+
+
+def _collect(futures: list[Future[Any]], progress: Any, report: Report,
+             results: list[SegmentResult]) -> None:
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
+        _drain(progress, report)
+        for future in done:
+            outcome = future.result()
+            if isinstance(outcome, _Failure):
+                raise outcome.rebuild()
+            results.append(outcome)
+
+
+def _drain(progress: Any, report: Report) -> None:
+    while True:
+        try:
+            items, nbytes = progress.get_nowait()
+        except (queue.Empty, OSError, ValueError):
+            return
+        report(items, nbytes)

@@ -1,0 +1,128 @@
+"""``export_table``: a consistent-enough, verified Parquet snapshot of a table by parallel Scan.
+
+1. Describe the table (everything a restore needs to rebuild it) and save the run state
+   under ``state/`` (this is also the check that the lake is writable), or, with
+   ``resume``, load the most recent uncommitted run.
+2. Scan every segment (in this process or on worker processes), writing parts and
+   checkpoints as they go.
+3. Commit the manifest (source ``scan``, consistency ``fuzzy`` over the scan window), then
+   delete the run state. Nothing is visible before the manifest exists.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from exporter.config import ExportConfig, ExportResult
+from exporter.describe import describe_table
+from exporter.pool import run_parallel, run_serial
+from exporter.ratelimit import TokenBucket
+from exporter.segment import SegmentResult, SegmentTask
+from exporter.state import RunState, delete_state, load_run, pending_exports, save_run
+from lake import layout
+from lake.aws import make_client, make_session
+from lake.fileio import FileIO, load_file_io
+from lake.progress import NullListener, ProgressListener
+from lake.writers import SnapshotWriter, utc_now
+from schemas.errors import NotFoundError, UsageError
+from schemas.keys import KeySchema
+from schemas.manifest import Consistency, Manifest, Source
+
+TASK = "export"
+
+
+def export_table(config: ExportConfig, *, session: Any = None,
+                 listener: ProgressListener | None = None) -> ExportResult:
+    """Export ``config.table`` into ``config.lake`` as one committed snapshot."""
+    listener = listener or NullListener()
+    session = session or make_session(config.profile, config.region)
+    io = load_file_io(config.lake, session=session)
+    started = time.monotonic()
+    run, resumed = _resume_run(io, config) if config.resume else _new_run(io, config, session)
+    workers = min(config.resolve_workers(), run.segments)
+    listener.message(f"{'resuming' if resumed else 'exporting'} {run.table} into "
+                     f"{io.full_uri(layout.snapshot_dir(run.table, run.snapshot_id))} "
+                     f"({run.segments} segments, {workers} workers)")
+    results = _scan(io, config, run, workers, session, listener)
+    manifest = _commit(io, run, results)
+    delete_state(io, run.table, run.snapshot_id)
+    return ExportResult(manifest, io.uri, run.segments, workers, time.monotonic() - started,
+                        resumed, sum(r.consumed for r in results),
+                        {"pages": sum(r.pages for r in results),
+                         "scanned_this_run": sum(r.scanned for r in results)})
+
+
+def _new_run(io: FileIO, config: ExportConfig, session: Any) -> tuple[RunState, bool]:
+    ddb = make_client("dynamodb", session)
+    description = describe_table(ddb, config.table)
+    segments = config.resolve_segments(description.get("TableSizeBytesEstimate"),
+                                       config.resolve_workers())
+    run = RunState(layout.new_id(), config.table, segments, config.consistent_read, utc_now(),
+                   KeySchema.from_description(description), description)
+    save_run(io, run)
+    return run, False
+
+
+def _resume_run(io: FileIO, config: ExportConfig) -> tuple[RunState, bool]:
+    """The most recent export of the table that has state but no manifest."""
+    for snapshot_id in reversed(pending_exports(io, config.table)):
+        if io.exists(layout.snapshot_manifest(config.table, snapshot_id)):
+            delete_state(io, config.table, snapshot_id)  # committed; only cleanup was missed
+            continue
+        run = load_run(io, config.table, snapshot_id)
+        if config.segments and config.segments != run.segments:
+            raise UsageError(f"the interrupted export {snapshot_id} used {run.segments} "
+                             f"segments, not {config.segments}",
+                             hint="leave out --segments when resuming")
+        return run, True
+    raise NotFoundError(f"no interrupted export of table {config.table} in {io.uri}",
+                        hint="run the export without --resume")
+
+
+def _scan(io: FileIO, config: ExportConfig, run: RunState, workers: int, session: Any,
+          listener: ProgressListener) -> list[SegmentResult]:
+    tasks = [SegmentTask(config.lake, run.table, run.snapshot_id, n, run.segments, run.keys,
+                         run.consistent_read, config.target_part_bytes,
+                         config.retry_deadline_s, config.page_limit)
+             for n in range(run.segments)]
+    bucket = TokenBucket(config.max_rcu) if config.max_rcu else None
+
+    def report(items: int, nbytes: int) -> None:
+        listener.advanced(TASK, items, bytes=nbytes)
+
+    listener.started(TASK, total=run.table_description.get("ItemCountEstimate") or None)
+    try:
+        if workers == 1:
+            return run_serial(tasks, session=session, io=io, bucket=bucket, report=report)
+        return run_parallel(tasks, workers=workers, profile=config.profile,
+                            region=config.region, lake=config.lake, bucket=bucket,
+                            report=report)
+    finally:
+        listener.finished(TASK)
+
+
+def _arn_fields(arn: str | None) -> tuple[str | None, str | None]:
+    parts = (arn or "").split(":")
+    return (parts[3] or None, parts[4] or None) if len(parts) > 5 else (None, None)
+
+
+def _commit(io: FileIO, run: RunState, results: list[SegmentResult]) -> Manifest:
+    writer = SnapshotWriter(io, run.table, run.snapshot_id, run.keys)
+    item_bytes = 0
+    for result in sorted(results, key=lambda r: r.segment):
+        checkpoint = result.checkpoint
+        if not checkpoint.done:
+            raise UsageError(f"segment {result.segment} did not finish; not committing",
+                             hint="re-run with --resume")
+        for info, columns in zip(checkpoint.parts, checkpoint.columns, strict=True):
+            writer.add(info, columns)
+        item_bytes += checkpoint.item_bytes
+    arn = run.table_description.get("TableArn")
+    region, account = _arn_fields(arn)
+    source = Source(run.table, "scan", table_arn=arn, region=region, account=account,
+                    segments=run.segments, consistent_read=run.consistent_read)
+    return writer.commit(source=source,
+                         consistency=Consistency("fuzzy", run.started_at, utc_now()),
+                         table_description=run.table_description, item_bytes=item_bytes,
+                         extra={"scan": {"segments": run.segments}})

@@ -1,0 +1,131 @@
+"""One Scan segment -> part files + a checkpoint: the export's unit of work.
+
+A :class:`SegmentTask` is plain, picklable data; :func:`run_segment` needs only the task and
+a :class:`SegmentEnv` (a DynamoDB client, the lake's FileIO, the shared rate limiter, a
+progress callback, a stop flag), so the same unit runs in the calling process, in a worker
+process, or, later, on another machine.
+
+Memory is bounded by one part: pages are fed into a :class:`PartBuilder` and the part is
+written and dropped once its canonical item bytes reach the target (always at a page
+boundary, so the checkpoint's ``LastEvaluatedKey`` describes exactly what was written).
+A segment ends only when a page has no ``LastEvaluatedKey`` (empty pages happen).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter.pages import fetch_page, scan_params
+from exporter.ratelimit import TokenBucket
+from exporter.state import Checkpoint, load_checkpoint, save_checkpoint
+from lake import layout
+from lake.fileio import FileIO
+from lake.writers import SnapshotWriter
+from schemas.codec import PartBuilder
+from schemas.errors import DdbLakeError
+from schemas.keys import KeySchema
+
+
+class ExportCancelled(DdbLakeError):
+    """The export was stopped (Ctrl-C, or another segment failed); state is saved."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True)
+class SegmentTask:
+    lake: str
+    table: str
+    snapshot_id: str
+    segment: int
+    total_segments: int
+    keys: KeySchema
+    consistent_read: bool
+    target_part_bytes: int
+    retry_deadline_s: float
+    page_limit: int | None = None
+
+
+@dataclass
+class SegmentEnv:
+    ddb: Any
+    io: FileIO
+    bucket: TokenBucket | None = None
+    report: Callable[[int, int], None] = lambda items, nbytes: None
+    stopped: Callable[[], bool] = lambda: False
+
+
+@dataclass
+class SegmentResult:
+    segment: int
+    checkpoint: Checkpoint
+    pages: int = 0
+    scanned: int = 0
+    consumed: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_segment(task: SegmentTask, env: SegmentEnv) -> SegmentResult:
+    """Scan the segment from its checkpoint to the end, writing parts as it goes."""
+    checkpoint = load_checkpoint(env.io, task.table, task.snapshot_id, task.segment)
+    result = SegmentResult(task.segment, checkpoint)
+    env.report(checkpoint.items, 0)
+    if checkpoint.done:
+        return result
+    was_enabled = gc.isenabled()
+    gc.disable()  # pages make ~100k containers that all survive until the part is written
+    try:
+        _scan(task, env, result)
+    finally:
+        if was_enabled:
+            gc.enable()
+    return result
+
+
+def _scan(task: SegmentTask, env: SegmentEnv, result: SegmentResult) -> None:
+    checkpoint = result.checkpoint
+    writer = SnapshotWriter(env.io, task.table, task.snapshot_id, task.keys)
+    builder = PartBuilder(task.keys)
+    start = checkpoint.last_key
+    while True:
+        if env.stopped():
+            raise ExportCancelled(f"export of {task.table} stopped in segment {task.segment}",
+                                  hint="re-run with --resume to continue")
+        if env.bucket is not None:
+            env.bucket.acquire()
+        params = scan_params(task.table, task.segment, task.total_segments,
+                             consistent_read=task.consistent_read, start_key=start,
+                             limit=task.page_limit)
+        page = fetch_page(env.ddb, params, deadline_s=task.retry_deadline_s)
+        if env.bucket is not None:
+            env.bucket.consume(page.consumed)
+        result.pages += 1
+        result.consumed += page.consumed
+        result.scanned += len(page.items)
+        for item in page.items:
+            builder.add(item)
+        env.report(len(page.items), page.body_bytes)
+        start = page.last_key
+        if start is None or builder.item_bytes >= task.target_part_bytes:
+            _flush(task, env, writer, builder, checkpoint, start)
+            builder = PartBuilder(task.keys)
+            gc.collect(1)
+        if start is None:
+            return
+
+
+def _flush(task: SegmentTask, env: SegmentEnv, writer: SnapshotWriter, builder: PartBuilder,
+           checkpoint: Checkpoint, last_key: Any) -> None:
+    if len(builder):
+        part = builder.build()
+        name = layout.part_name(task.segment, len(checkpoint.parts))
+        info = writer.write_part(name, part)
+        checkpoint.parts.append(info)
+        checkpoint.columns.append(list(part.columns))
+        checkpoint.item_bytes += part.item_bytes
+    checkpoint.last_key = last_key
+    checkpoint.done = last_key is None
+    save_checkpoint(env.io, task.table, task.snapshot_id, checkpoint)
