@@ -109,7 +109,12 @@ def dynamodump(texts: list[str], table: str) -> float:
     dump = Path(tempfile.mkdtemp(prefix="dynamodump-"))
     data = dump / table / "data"
     data.mkdir(parents=True)
-    (dump / table / "schema.json").write_text(json.dumps({"Table": {"TableName": table}}))
+    schema = {"Table": {"TableName": table, "KeySchema": [
+        {"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                 {"AttributeName": "sk", "AttributeType": "S"}],
+        "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}}}
+    (dump / table / "schema.json").write_text(json.dumps(schema))
     for n, i in enumerate(range(0, len(texts), 3000)):
         page = [json.loads(t) for t in texts[i:i + 3000]]
         (data / f"{n + 1:04d}.json").write_text(json.dumps({"Items": page, "Count": len(page)}))

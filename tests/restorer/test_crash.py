@@ -29,6 +29,15 @@ def _ddblake(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def _wait_for_first_items(ddb: Any, table: str, victim: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and victim.poll() is None:
+        if table in ddb.list_tables()["TableNames"] and \
+                ddb.scan(TableName=table, Select="COUNT", Limit=5)["Count"]:
+            return
+        time.sleep(0.1)
+
+
 def _values(ddb: Any, table: str) -> set[Any]:
     return {value_key(from_client(i)) for i in scan_all(ddb, table)}
 
@@ -49,11 +58,9 @@ def test_sigkill_then_resume_equals_uninterrupted(setup: dict[str, Any],
     base = ["restore", "crashsrc", "--lake", str(lake_dir), "--threads", "2", "--unit-rows", "50",
             "--max-wcu", "150",
             "-q"]
-    started = time.monotonic()
     clean = _ddblake([*base, "--to", "clean"], env)
     _, err = clean.communicate(timeout=170)
     assert clean.returncode == 0, err.decode()
-    duration = time.monotonic() - started
     expected = _values(ddb, "clean")
     assert len(expected) == N
     rng = random.Random(20261122)
@@ -63,7 +70,8 @@ def test_sigkill_then_resume_equals_uninterrupted(setup: dict[str, Any],
             break
         target = f"crashed-{seed}"
         victim = _ddblake([*base, "--to", target], env)
-        time.sleep(rng.uniform(0.3, 0.9) * duration)  # somewhere in the run, load or not
+        _wait_for_first_items(ddb, target, victim)
+        time.sleep(rng.uniform(0.0, 1.0))  # somewhere in the (paced) writing phase
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
         if target in ddb.list_tables()["TableNames"]:
