@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ddblake.cli import cli
+from ddblake.commands.native import MODES_HELP, NATIVE_MODES, native_options
 from ddblake.options import (
     dry_run_option,
     lake_option,
@@ -54,7 +55,8 @@ def _scan_mode(options: dict[str, Any]) -> dict[str, Any]:
 
 # How each --mode runs. Another mode (native export, incremental) adds one entry here and
 # its own options; each entry takes every parsed option and returns the summary dict.
-EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"scan": _scan_mode}
+EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "scan": _scan_mode, **NATIVE_MODES}
 
 
 @cli.command("export")
@@ -62,7 +64,8 @@ EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"scan": _
 @lake_option
 @click.option("--mode", type=click.Choice(sorted(EXPORT_MODES)), default="scan",
               show_default=True, help="How to read the table: 'scan' = parallel Scan "
-              "(any table; consumes read capacity; consistency is fuzzy over the scan window).")
+              "(any table; consumes read capacity; consistency is fuzzy over the scan window); "
+              + MODES_HELP)
 @click.option("--segments", default="auto", show_default=True,
               help="Parallel Scan segments (TotalSegments), or 'auto' (one per 128 MiB of "
                    "table, at least two per worker).")
@@ -94,6 +97,7 @@ EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"scan": _
                    "bucket must have Object Lock enabled.")
 @click.option("--lock-days", type=click.IntRange(1), default=None,
               help="With --lock-mode: days the data parts cannot be deleted or overwritten.")
+@native_options
 @quiet_option
 @profile_option
 @region_option
