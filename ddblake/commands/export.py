@@ -109,6 +109,12 @@ def export_command(**options: Any) -> None:
     export keeps per-segment checkpoints and continues with --resume. The summary goes to
     stdout with --format json (else to stderr).
     """
+    storage = [f"--{n.replace('_', '-')}" for n in ("storage_class", "kms_key", "lock_mode",
+                                                    "lock_days") if options.get(n)]
+    if storage and options["mode"] != "scan":
+        raise UsageError(f"{', '.join(storage)} work with --mode scan only (for now)",
+                         hint="export with --mode scan, or move parts later with `ddblake "
+                              "archive` / `ddblake lifecycle`")
     mode = EXPORT_MODES[options["mode"]]
     outcome = mode(options)
     if options["output"]:
