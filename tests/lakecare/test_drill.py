@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,8 +20,9 @@ def _tables(ddb: Any) -> list[str]:
 
 
 def test_drill_passes_and_is_recorded(local_lake: FileIO, ddb: Any) -> None:
-    make_snapshot(local_lake, items=30, parts=1)
-    latest = make_snapshot(local_lake, items=80, parts=3, start=500)
+    now = datetime.now(UTC)  # explicit times: ids made in the same second sort at random
+    make_snapshot(local_lake, when=now - timedelta(hours=1), items=30, parts=1)
+    latest = make_snapshot(local_lake, when=now, items=80, parts=3, start=500)
     result = drill_module.drill(drill_module.DrillConfig(lake=local_lake.uri))
     assert result.passed and result.snapshot_id == latest.snapshot_id
     assert result.restored_items == result.manifest_items == 80
