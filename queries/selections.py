@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lake import catalog, layout
+from lake.archive import require_readable
 from lake.fileio import FileIO
 from queries import timeline
 from queries.access import lake_access
@@ -81,7 +82,8 @@ def snapshot_paths(io: FileIO, manifest: Manifest) -> list[str]:
 
 
 def snapshot_selection(io: FileIO, manifest: Manifest) -> Selection:
-    """Every item of one committed snapshot."""
+    """Every item of one committed snapshot (ArchivedError if it is in cold storage)."""
+    require_readable(io, manifest)
     paths = snapshot_paths(io, manifest)
     return Selection(snapshot_sql(paths, manifest), paths, list(lake_access(io).setup))
 
@@ -132,6 +134,8 @@ def as_of_selection(io: FileIO, table: str, ts: datetime) -> Selection:
 
 def _state_selection(io: FileIO, state: timeline.State) -> Selection:
     access = lake_access(io)
+    if state.base:
+        require_readable(io, state.base)
     base_paths = snapshot_paths(io, state.base) if state.base else []
     columns = typed_columns(state.base.columns) if state.base else []
     base = snapshot_sql(base_paths, state.base) if state.base else _empty_sql(state.keys, [])

@@ -22,7 +22,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from lake import catalog, layout
+from lake import catalog
+from lake.archive import require_readable
 from lake.fileio import FileIO
 from queries import selections, timeline
 from queries.sandbox import check_predicate, run_user_sql, sandboxed_connection
@@ -30,12 +31,11 @@ from queries.selections import Selection
 from queries.sqltext import parse_time, to_us
 from restorer.config import RestoreConfig
 from schemas.dynamo_json import normalize_number
-from schemas.errors import ArchivedError, NotFoundError, UsageError
+from schemas.errors import UsageError
 from schemas.keys import KeyAttribute, KeySchema
 from schemas.manifest import Manifest
 
 KEYS_VIEW = "_ddblake_keys"
-_COLD = frozenset({"GLACIER", "DEEP_ARCHIVE", "GLACIER_IR_ARCHIVE"})
 
 
 @dataclass(frozen=True)
@@ -48,18 +48,9 @@ class Source:
 
 
 def check_not_archived(io: FileIO, manifest: Manifest) -> None:
-    """Refuse a snapshot whose parts sit in a cold storage class and are not restored."""
-    for part in manifest.parts:
-        info = io.stat(layout.snapshot_part(manifest.table, manifest.snapshot_id, part.path))
-        if info is None:
-            raise NotFoundError(f"part {part.path} of snapshot {manifest.snapshot_id} is missing",
-                                hint=f"run `ddblake verify --lake {io.uri}` to see the damage")
-        if info.storage_class in _COLD and not (info.restore and 'ongoing-request="false"'
-                                                in info.restore):
-            raise ArchivedError(f"snapshot {manifest.snapshot_id} is archived "
-                                f"({info.storage_class})",
-                                hint=f"run `ddblake thaw {manifest.snapshot_id} --lake {io.uri}` "
-                                     "and restore when it has finished")
+    """Refuse a snapshot whose parts sit in a cold storage class and are not thawed
+    (ArchivedError, exit 6, with a hint naming `ddblake thaw`)."""
+    require_readable(io, manifest)
 
 
 def _describing(io: FileIO, table: str, ts: datetime) -> Manifest:

@@ -19,6 +19,7 @@ from lake.archive import (
 from lake.fileio import FileIO, WriteOptions
 from lake.progress import RecordingListener
 from lake.verify import verify_snapshot
+from queries.selections import as_of_selection, snapshot_selection
 from schemas.errors import ArchivedError, UsageError
 from tests.lakecare.conftest import BUCKET
 from tests.lakecare.lakehelp import TABLE, make_snapshot
@@ -50,6 +51,13 @@ def test_archive_moves_old_parts_only_and_keeps_manifests_standard(
         require_readable(s3_lake, old)
     assert caught.value.exit_code == 6 and "ddblake thaw" in (caught.value.hint or "")
     require_readable(s3_lake, new)
+    # queries and restores pick snapshots through the selections, which refuse the same way
+    for selection in (lambda: snapshot_selection(s3_lake, old),
+                      lambda: as_of_selection(s3_lake, TABLE, NOW - timedelta(days=39))):
+        with pytest.raises(ArchivedError, match="cold storage") as refused:
+            selection()
+        assert "ddblake thaw" in (refused.value.hint or "")
+    assert snapshot_selection(s3_lake, new).paths
     again = archive_snapshots(s3_lake, "GLACIER", timedelta(days=30), now=NOW)
     assert again.snapshots == [] and again.parts == 0  # idempotent
 
