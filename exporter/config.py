@@ -42,6 +42,11 @@ class ExportConfig:
     region: str | None = None
     retry_deadline_s: float = 300.0
     page_limit: int | None = None
+    # Data parts only (see lake.locks.export_options): cold class, SSE-KMS, Object Lock.
+    storage_class: str | None = None
+    kms_key: str | None = None
+    lock_mode: str | None = None
+    lock_days: int | None = None
 
     def __post_init__(self) -> None:
         check_table_name(self.table)

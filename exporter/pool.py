@@ -23,7 +23,7 @@ from exporter.pages import install_raw_scan
 from exporter.ratelimit import TokenBucket
 from exporter.segment import SegmentEnv, SegmentResult, SegmentTask, run_segment
 from lake.aws import make_client, make_session
-from lake.fileio import FileIO, load_file_io
+from lake.fileio import FileIO, WriteOptions, load_file_io
 from schemas.errors import DdbLakeError
 
 Report = Callable[[int, int], None]
@@ -58,9 +58,10 @@ def run_serial(tasks: Sequence[SegmentTask], *, session: Any, io: FileIO,
 
 
 def _init_worker(profile: str | None, region: str | None, lake: str,
-                 bucket: TokenBucket | None, progress: Any, stop: Any) -> None:
+                 bucket: TokenBucket | None, progress: Any, stop: Any,
+                 options: WriteOptions | None = None) -> None:
     session = make_session(profile, region)
-    io = load_file_io(lake, session=session)
+    io = load_file_io(lake, session=session, options=options)
 
     def report(items: int, nbytes: int) -> None:
         progress.put((items, nbytes))
@@ -78,13 +79,14 @@ def _run_in_worker(task: SegmentTask) -> SegmentResult | _Failure:
 
 def run_parallel(tasks: Sequence[SegmentTask], *, workers: int, profile: str | None,
                  region: str | None, lake: str, bucket: TokenBucket | None,
-                 report: Report) -> list[SegmentResult]:
+                 report: Report, options: WriteOptions | None = None) -> list[SegmentResult]:
     ctx = multiprocessing.get_context("spawn")
     progress = ctx.Queue()
     stop = ctx.Event()
     results: list[SegmentResult] = []
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(profile, region, lake, bucket, progress, stop)) as pool:
+                             initargs=(profile, region, lake, bucket, progress, stop,
+                                       options)) as pool:
         futures = [pool.submit(_run_in_worker, task) for task in tasks]
         try:
             _collect(futures, progress, report, results)

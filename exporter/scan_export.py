@@ -22,7 +22,8 @@ from exporter.segment import SegmentResult, SegmentTask
 from exporter.state import RunState, delete_state, load_run, pending_exports, save_run
 from lake import layout
 from lake.aws import make_client, make_session
-from lake.fileio import FileIO, load_file_io
+from lake.fileio import FileIO, WriteOptions, load_file_io
+from lake.locks import export_options
 from lake.progress import NullListener, ProgressListener
 from lake.writers import SnapshotWriter, utc_now
 from schemas.errors import NotFoundError, UsageError
@@ -37,7 +38,7 @@ def export_table(config: ExportConfig, *, session: Any = None,
     """Export ``config.table`` into ``config.lake`` as one committed snapshot."""
     listener = listener or NullListener()
     session = session or make_session(config.profile, config.region)
-    io = load_file_io(config.lake, session=session)
+    io = _open_lake(config, session)
     started = time.monotonic()
     run, resumed = _resume_run(io, config) if config.resume else _new_run(io, config, session)
     workers = min(config.resolve_workers(), run.segments)
@@ -51,6 +52,17 @@ def export_table(config: ExportConfig, *, session: Any = None,
                         resumed, sum(r.consumed for r in results),
                         {"pages": sum(r.pages for r in results),
                          "scanned_this_run": sum(r.scanned for r in results)})
+
+
+def _open_lake(config: ExportConfig, session: Any) -> FileIO:
+    """The lake, with the write options of --storage-class/--kms-key/--lock-mode (checked:
+    an S3 lake, and a bucket with Object Lock when locking)."""
+    io = load_file_io(config.lake, session=session)
+    options = export_options(io, storage_class=config.storage_class, kms_key=config.kms_key,
+                             lock_mode=config.lock_mode, lock_days=config.lock_days)
+    if options == WriteOptions():
+        return io
+    return load_file_io(config.lake, session=session, options=options)
 
 
 def _new_run(io: FileIO, config: ExportConfig, session: Any) -> tuple[RunState, bool]:
@@ -97,7 +109,7 @@ def _scan(io: FileIO, config: ExportConfig, run: RunState, workers: int, session
             return run_serial(tasks, session=session, io=io, bucket=bucket, report=report)
         return run_parallel(tasks, workers=workers, profile=config.profile,
                             region=config.region, lake=config.lake, bucket=bucket,
-                            report=report)
+                            report=report, options=getattr(io, "options", None))
     finally:
         listener.finished(TASK)
 

@@ -39,6 +39,7 @@ class WriteOptions:
     kms_key: str | None = None
     lock_mode: str | None = None
     lock_until: datetime | None = None
+    tags: tuple[tuple[str, str], ...] = ()
 
     def s3_args(self) -> dict[str, Any]:
         args: dict[str, Any] = {}
@@ -50,7 +51,17 @@ class WriteOptions:
         if self.lock_mode and self.lock_until:
             args["ObjectLockMode"] = self.lock_mode
             args["ObjectLockRetainUntilDate"] = self.lock_until
+        if self.tags:
+            from urllib.parse import urlencode
+
+            args["Tagging"] = urlencode(self.tags)
         return args
+
+    def with_tag(self, key: str, value: str) -> WriteOptions:
+        """These options plus one object tag (S3 lifecycle rules filter data parts by tag)."""
+        from dataclasses import replace
+
+        return replace(self, tags=(*[t for t in self.tags if t[0] != key], (key, value)))
 
 
 class FileIO(ABC):
@@ -262,6 +273,7 @@ class S3FileIO(FileIO):
         args.pop("StorageClass", None)
         args.pop("ObjectLockMode", None)
         args.pop("ObjectLockRetainUntilDate", None)
+        args.pop("Tagging", None)
         return args
 
     def create(self, key: str, data: bytes) -> None:

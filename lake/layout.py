@@ -102,3 +102,21 @@ def table_key(table: str, relative: str) -> str:
 
 def state_key(table: str, name: str) -> str:
     return f"{table}/state/{name}"
+
+
+def restores_prefix(table: str) -> str:
+    """Restore journals and dead letters of restores whose source is ``table``."""
+    return f"{table}/state/restores/"
+
+
+def restore_journal(table: str, restore_id: str) -> str:
+    return f"{restores_prefix(table)}{restore_id}/journal.json"
+
+
+def restore_dead_letter(table: str, restore_id: str, unit: int) -> str:
+    """Items a restore could not write (JSON lines), one file per unit of work."""
+    return f"{restores_prefix(table)}{restore_id}/dead-letter/unit-{unit:05d}.jsonl"
+
+
+def restore_dead_letter_prefix(table: str, restore_id: str) -> str:
+    return f"{restores_prefix(table)}{restore_id}/dead-letter/"

@@ -22,6 +22,8 @@ from schemas.manifest import Consistency, Manifest, PartInfo, Source, Totals
 from schemas.projection import ColumnDecision, reconcile
 from schemas.version import TOOL_VERSION as __version__
 
+SNAPSHOT_DATA_TAG = ("ddblake-kind", "snapshot-data")
+
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -46,11 +48,17 @@ class SnapshotWriter:
     def write_part(self, relative: str, part: EncodedPart) -> PartInfo:
         """Upload one encoded part at ``relative`` (e.g. ``layout.part_name(seg, seq)``)."""
         key = layout.snapshot_part(self.table, self.snapshot_id, relative)
-        size, sha = write_parquet(self.io, key, part.table, self.options)
+        size, sha = write_parquet(self.io, key, part.table, self.part_options())
         info = PartInfo(relative, part.rows, size, sha, part.digest.hex(), part.min_key,
                         part.max_key)
         self.add(info, part.columns)
         return info
+
+    def part_options(self) -> WriteOptions:
+        """Write options of data parts: the writer's (or the lake's) plus the tag that S3
+        lifecycle rules select snapshot data by (manifests stay untagged, in STANDARD)."""
+        base = self.options or getattr(self.io, "options", None) or WriteOptions()
+        return base.with_tag(*SNAPSHOT_DATA_TAG)
 
     def add(self, info: PartInfo, columns: list[ColumnDecision]) -> None:
         """Record a part written elsewhere (another process, or a resumed run)."""

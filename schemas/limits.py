@@ -31,12 +31,22 @@ NUMBER_MIN = Decimal("1E-130")
 TYPES = frozenset({"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"})
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# Plain decimals of at most 38 digits (almost every number) are valid by construction:
+# at most 38 significant digits, magnitude below 1E38 and, when not zero, at least 1E-37.
+_PLAIN = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _plain(text: str) -> bool:
+    return len(text) <= 40 and _PLAIN.fullmatch(text) is not None and \
+        len(text) - text.startswith("-") - ("." in text) <= MAX_DIGITS
 
 
 def check_number(text: Any, path: str) -> Decimal:
     """Parse an ``N`` string under DynamoDB's rules; raise ItemValidationError if it breaks one."""
     if not isinstance(text, str):
         raise ItemValidationError(path, "number-text", "a number must be sent as a string")
+    if _plain(text):
+        return Decimal(text)
     if not _NUMBER.fullmatch(text):
         raise ItemValidationError(path, "number-grammar", f"{text[:50]!r} is not a number")
     value = Decimal(text)
@@ -55,6 +65,9 @@ def check_number(text: Any, path: str) -> Decimal:
 
 
 def _number_size(text: str) -> int:
+    if _plain(text):
+        digits = text.lstrip("-").replace(".", "").strip("0")
+        return (len(digits) + 1) // 2 + 1 if digits else 1
     value = Decimal(text)
     if not value:
         return 1

@@ -11,7 +11,7 @@ from ddblake.cli import cli
 @click.option("--lake", default="./demo-lake", show_default=True,
               help="Where the demo's lake goes: a new local folder, or s3://bucket/prefix "
                    "on the embedded S3.")
-@click.option("--users", "count", type=click.IntRange(100, 1_000_000), default=20_000,
+@click.option("--users", "count", type=click.IntRange(100, 1_000_000), default=10_000,
               show_default=True, help="How many user profiles the demo table holds.")
 @click.option("--keep-running", is_flag=True,
               help="Keep the embedded AWS up afterwards and print the variables that point "

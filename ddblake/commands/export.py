@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ddblake.cli import cli
+from ddblake.commands.native import MODES_HELP, NATIVE_MODES, native_options
 from ddblake.options import (
     dry_run_option,
     lake_option,
@@ -20,6 +21,8 @@ from ddblake.options import (
 )
 from ddblake.output import json_bytes, open_output, output_options, render, render_to, summary
 from ddblake.progress import TerminalProgress
+from lake.archive import STORAGE_CLASSES
+from lake.locks import LOCK_MODES
 from schemas.errors import UsageError
 
 
@@ -41,7 +44,9 @@ def _scan_mode(options: dict[str, Any]) -> dict[str, Any]:
         workers=options["workers"], consistent_read=options["consistent_read"],
         max_rcu=options["max_rcu"], target_part_mb=options["target_file_mb"],
         resume=options["resume"], profile=options["profile"], region=options["region"],
-        page_limit=options["page_size"])
+        page_limit=options["page_size"], storage_class=options["storage_class"],
+        kms_key=options["kms_key"], lock_mode=options["lock_mode"],
+        lock_days=options["lock_days"])
     session = make_session(options["profile"], options["region"])
     result = export_table(config, session=session,
                           listener=TerminalProgress(quiet=options["quiet"]))
@@ -50,7 +55,8 @@ def _scan_mode(options: dict[str, Any]) -> dict[str, Any]:
 
 # How each --mode runs. Another mode (native export, incremental) adds one entry here and
 # its own options; each entry takes every parsed option and returns the summary dict.
-EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"scan": _scan_mode}
+EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "scan": _scan_mode, **NATIVE_MODES}
 
 
 @cli.command("export")
@@ -58,7 +64,8 @@ EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"scan": _
 @lake_option
 @click.option("--mode", type=click.Choice(sorted(EXPORT_MODES)), default="scan",
               show_default=True, help="How to read the table: 'scan' = parallel Scan "
-              "(any table; consumes read capacity; consistency is fuzzy over the scan window).")
+              "(any table; consumes read capacity; consistency is fuzzy over the scan window); "
+              + MODES_HELP)
 @click.option("--segments", default="auto", show_default=True,
               help="Parallel Scan segments (TotalSegments), or 'auto' (one per 128 MiB of "
                    "table, at least two per worker).")
@@ -79,6 +86,18 @@ EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"scan": _
 @click.option("--resume", is_flag=True,
               help="Continue the most recent interrupted export of TABLE into the same "
                    "snapshot.")
+@click.option("--storage-class", type=click.Choice(STORAGE_CLASSES), default=None,
+              help="S3 storage class of the data parts (manifests stay in STANDARD so the "
+                   "catalog stays readable; GLACIER/DEEP_ARCHIVE need `ddblake thaw` to read).")
+@click.option("--kms-key", default=None,
+              help="Encrypt every object written with this KMS key (SSE-KMS): id, ARN or "
+                   "alias.")
+@click.option("--lock-mode", type=click.Choice(LOCK_MODES), default=None,
+              help="S3 Object Lock the data parts (WORM): GOVERNANCE or COMPLIANCE. The "
+                   "bucket must have Object Lock enabled.")
+@click.option("--lock-days", type=click.IntRange(1), default=None,
+              help="With --lock-mode: days the data parts cannot be deleted or overwritten.")
+@native_options
 @quiet_option
 @profile_option
 @region_option
@@ -90,6 +109,12 @@ def export_command(**options: Any) -> None:
     export keeps per-segment checkpoints and continues with --resume. The summary goes to
     stdout with --format json (else to stderr).
     """
+    storage = [f"--{n.replace('_', '-')}" for n in ("storage_class", "kms_key", "lock_mode",
+                                                    "lock_days") if options.get(n)]
+    if storage and options["mode"] != "scan":
+        raise UsageError(f"{', '.join(storage)} work with --mode scan only (for now)",
+                         hint="export with --mode scan, or move parts later with `ddblake "
+                              "archive` / `ddblake lifecycle`")
     mode = EXPORT_MODES[options["mode"]]
     outcome = mode(options)
     if options["output"]:
@@ -106,15 +131,26 @@ def export_command(**options: Any) -> None:
 @output_options()
 def snapshots_command(lake: str, table: str | None, profile: str | None, region: str | None,
                       fmt: str, output: str | None) -> None:
-    """List the committed snapshots in the lake (oldest first)."""
+    """List the committed snapshots in the lake (oldest first), with each snapshot's storage
+    tier (STANDARD, GLACIER, GLACIER (thawed), ...; `local` for a folder) and when a restore
+    drill last proved it restorable (`ddblake drill`)."""
     from exporter.listing import snapshot_rows
+    from lake import catalog
+    from lake.archive import snapshot_tier
     from lake.aws import make_session
+    from lake.drills import drills
     from lake.fileio import load_file_io
 
     io = load_file_io(lake, session=make_session(profile, region))
     rows = snapshot_rows(io, table)
+    proven = {(d["table"], d["snapshot"]): d["started_at"]
+              for t in {r["table"] for r in rows} for d in drills(io, t)
+              if d.get("outcome") == "passed"}
+    for row, manifest in zip(rows, catalog.list_snapshots(io, table), strict=True):
+        row["tier"] = snapshot_tier(io, manifest)
+        row["drilled"] = proven.get((row["table"], row["snapshot_id"]), "")
     render_to(rows, fmt, output, columns=("table", "snapshot_id", "created_at", "method",
-                                          "consistency", "items", "bytes"))
+                                          "consistency", "items", "bytes", "tier", "drilled"))
 
 
 @cli.command("show")

@@ -1,0 +1,192 @@
+"""``ddblake import-export`` (convert an export already in S3), and the ``native`` and
+``incremental`` modes of ``ddblake export`` (:data:`NATIVE_MODES`, :func:`native_options`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from ddblake.cli import cli
+from ddblake.options import lake_option, profile_option, quiet_option, region_option
+from ddblake.output import summary
+from ddblake.progress import TerminalProgress
+from exporter.import_export import ImportResult, import_export
+from exporter.native import ConvertConfig
+from exporter.native_request import NativeExportConfig, export_full, export_incremental
+from lake.aws import make_client, make_session
+from lake.fileio import load_file_io
+from schemas.errors import UsageError
+from schemas.keys import KeyAttribute, KeySchema
+
+
+def parse_key(text: str | None, option: str) -> KeyAttribute | None:
+    if text is None:
+        return None
+    name, _, kind = text.rpartition(":")
+    if not name or kind not in ("S", "N", "B"):
+        raise UsageError(f"{option} {text!r} is not NAME:TYPE", hint="for example pk:S or ts:N")
+    return KeyAttribute(name, kind)  # type: ignore[arg-type]
+
+
+def parse_time(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            value = datetime.fromtimestamp(float(text), UTC)
+        except ValueError as e:
+            raise UsageError(f"{option} {text!r} is not a time",
+                             hint="use ISO 8601 (2026-11-22T13:05:00Z) or epoch seconds") from e
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def convert_options(fn: Any) -> Any:
+    fn = click.option("--workers", type=click.IntRange(1, 64), default=None,
+                      help="Worker processes converting data files (default: CPU count).")(fn)
+    fn = click.option("--target-file-mb", type=click.FloatRange(min=1, max=4096), default=32.0,
+                      show_default=True,
+                      help="Cut a part when its items reach this many MB of canonical "
+                           "DynamoDB JSON (bounds each worker's memory).")(fn)
+    return fn
+
+
+def _convert_config(workers: int | None, target_mb: float, profile: str | None,
+                    region: str | None) -> ConvertConfig:
+    base = ConvertConfig(profile=profile, region=region,
+                         part_item_bytes=int(target_mb * 1024 * 1024))
+    return ConvertConfig(workers or base.workers, base.part_item_bytes, profile, region)
+
+
+def _report(results: list[ImportResult], fmt: str) -> None:
+    for result in results:
+        values = result.to_dict()
+        if fmt != "json":
+            rate = result.items / result.seconds if result.seconds else 0.0
+            values["rate"] = f"{rate:,.0f} items/s"
+        summary(values, fmt)
+    if not results and fmt == "json":
+        summary({"exports": 0}, fmt)
+
+
+@cli.command(name="import-export")
+@click.argument("uri")
+@lake_option
+@click.option("--table", default=None, help="Lake table name (default: the exported table's).")
+@click.option("--partition-key", default=None, metavar="NAME:TYPE",
+              help="Partition key, when neither the lake nor DescribeTable knows it (e.g. pk:S).")
+@click.option("--sort-key", default=None, metavar="NAME:TYPE", help="Sort key (e.g. sk:S).")
+@convert_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Summary format (json goes to stdout).")
+@quiet_option
+@profile_option
+@region_option
+def import_export_command(uri: str, lake: str, table: str | None, partition_key: str | None,
+                          sort_key: str | None, workers: int | None, target_file_mb: float,
+                          fmt: str,
+                          quiet: bool, profile: str | None, region: str | None) -> None:
+    """Convert a native export already in S3 (or a local copy) into the lake.
+
+    URI is the export's folder: s3://BUCKET/[PREFIX/]AWSDynamoDB/<ExportId>/. A full
+    export becomes a snapshot (exact at the export time); an incremental export becomes
+    change records appended to the table's chain. Every file is verified (MD5, gzip, item
+    counts); files not listed by manifest-files.json are never read.
+    """
+    pk = parse_key(partition_key, "--partition-key")
+    keys = KeySchema(pk, parse_key(sort_key, "--sort-key")) if pk else None
+    if sort_key and not pk:
+        raise UsageError("--sort-key needs --partition-key too")
+    session = make_session(profile, region)
+    s3 = make_client("s3", session) if uri.startswith("s3://") or lake.startswith("s3://") \
+        else None
+    lake_io = load_file_io(lake, session=session, s3_client=s3)
+    ddb = _optional_ddb(session) if uri.startswith("s3://") else None
+    result = import_export(uri, lake_io, table=table, keys=keys, ddb=ddb, session=session,
+                           s3_client=s3, config=_convert_config(workers, target_file_mb,
+                                                                profile, region),
+                           listener=TerminalProgress(quiet=quiet))
+    _report([result], fmt)
+
+
+def _optional_ddb(session: Any) -> Any:
+    try:
+        return make_client("dynamodb", session)
+    except UsageError:
+        return None
+
+
+def _native_mode(options: dict[str, Any]) -> dict[str, Any]:
+    """``ddblake export --mode native|incremental``: request, wait, convert; the summary."""
+    from datetime import timedelta
+
+    scan_only = [flag for flag, used in (
+        ("--segments", options.get("segments", "auto") != "auto"),
+        ("--consistent-read", options.get("consistent_read")),
+        ("--max-rcu", options.get("max_rcu") is not None),
+        ("--page-size", options.get("page_size") is not None),
+        ("--resume", options.get("resume"))) if used]
+    if scan_only:
+        raise UsageError(f"{', '.join(scan_only)} only apply to --mode scan",
+                         hint="a native export reads no table capacity and resumes by itself "
+                              "(re-run the same command)")
+    session = make_session(options["profile"], options["region"])
+    ddb, s3 = make_client("dynamodb", session), make_client("s3", session)
+    lake_io = load_file_io(options["lake"], session=session, s3_client=s3)
+    config = NativeExportConfig(
+        options["table"], export_time=parse_time(options["export_time"], "--export-time"),
+        start=parse_time(options["start"], "--from"), end=parse_time(options["end"], "--to"),
+        view=options["view"], export_bucket=options["export_bucket"],
+        poll_seconds=options["poll"], timeout=timedelta(minutes=options["timeout_minutes"]),
+        convert=_convert_config(options["workers"], options["target_file_mb"],
+                                options["profile"], options["region"]))
+    listener = TerminalProgress(quiet=options["quiet"])
+    if options["mode"] == "native":
+        return export_full(ddb, s3, lake_io, config, listener=listener).to_dict()
+    results = export_incremental(ddb, s3, lake_io, config, listener=listener)
+    return incremental_summary(results)
+
+
+def incremental_summary(results: list[ImportResult]) -> dict[str, Any]:
+    return {"exports": len(results), "kinds": ",".join(r.kind for r in results),
+            "items": sum(r.items for r in results),
+            "snapshot_id": next((r.snapshot_id for r in results if r.snapshot_id), None),
+            "batches": sum(len(r.batches) for r in results),
+            "chain_end": results[-1].chain_end if results else None,
+            "seconds": round(sum(r.seconds for r in results), 3)}
+
+
+NATIVE_MODES = {"native": _native_mode, "incremental": _native_mode}
+MODES_HELP = ("'native' = DynamoDB's export at one exact time (needs PITR; no read capacity) "
+              "-> a snapshot; 'incremental' = the changes since the table's last exported "
+              "point -> change records.")
+
+
+def native_options(fn: Any) -> Any:
+    """Flags of the native/incremental modes (shared with ``ddblake export``)."""
+    for option in reversed([
+        click.option("--export-time", default=None, metavar="TIME",
+                     help="--mode native: the exact point in time (ISO 8601 or epoch; "
+                          "default: now)."),
+        click.option("--from", "start", default=None, metavar="TIME",
+                     help="--mode incremental: window start (default: the chain's end)."),
+        click.option("--to", "end", default=None, metavar="TIME",
+                     help="--mode incremental: window end (default: now)."),
+        click.option("--export-bucket", default=None, metavar="S3URI",
+                     help="Where DynamoDB writes the export (required for a local lake; "
+                          "default: the lake bucket's _exports/ folder)."),
+        click.option("--view", type=click.Choice(["NEW_AND_OLD_IMAGES", "NEW_IMAGE"]),
+                     default="NEW_AND_OLD_IMAGES", show_default=True,
+                     help="--mode incremental: images to export."),
+        click.option("--poll", type=click.FloatRange(0.1, 600), default=20.0,
+                     show_default=True, help="Seconds between export status checks."),
+        click.option("--timeout", "timeout_minutes", type=click.IntRange(1, 24 * 60),
+                     default=360, show_default=True,
+                     help="Minutes to wait for DynamoDB; re-running resumes the wait."),
+    ]):
+        fn = option(fn)
+    return fn

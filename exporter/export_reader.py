@@ -1,0 +1,321 @@
+"""Reads a native DynamoDB export (ExportTableToPointInTime) as it really appears in S3.
+
+Layout (reference/anchors.md §2)::
+
+    <root>/[<prefix>/]AWSDynamoDB/<ExportId>/manifest-summary.json (+ .md5)
+                                             manifest-files.json   (+ .md5, JSON Lines)
+                                             data/*.json.gz        full exports
+    <root>/[<prefix>/]AWSDynamoDB/data/*.json.gz                   incremental exports (shared)
+
+Data files are taken ONLY from ``manifest-files.json`` (never from a listing: incremental
+exports share one data folder). Every file's ``md5Checksum`` (base64 MD5 of the gzip bytes;
+the ETag is never compared) and ``itemCount`` are checked, and the counts are checked
+against the summary. Keys in the manifests are full keys from the bucket root, so the root
+is the export folder's URI minus the folder part of ``manifestFilesS3Key``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from lake.fileio import FileIO, LocalFileIO, load_file_io
+from schemas.errors import CorruptDataError, ManifestError, MissingDataError, UsageError
+
+SUMMARY = "manifest-summary.json"
+FILES = "manifest-files.json"
+ExportType = Literal["FULL_EXPORT", "INCREMENTAL_EXPORT"]
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One data file as listed by ``manifest-files.json``; ``key`` is from the bucket root."""
+
+    key: str
+    item_count: int
+    md5: str
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    """What ``manifest-summary.json`` says, with times parsed (UTC)."""
+
+    export_arn: str
+    table_arn: str
+    table_id: str | None
+    export_type: ExportType
+    output_format: str
+    output_view: str | None
+    item_count: int
+    export_time: datetime | None
+    from_time: datetime | None
+    to_time: datetime | None
+    start_time: datetime | None
+    manifest_files_key: str
+    s3_bucket: str | None
+    s3_prefix: str | None
+    raw: dict[str, Any]
+
+    @property
+    def export_id(self) -> str:
+        return self.export_arn.rsplit("/", 1)[-1]
+
+    @property
+    def table_name(self) -> str:
+        return self.table_arn.split(":table/", 1)[-1].split("/", 1)[0]
+
+    @property
+    def region(self) -> str | None:
+        parts = self.table_arn.split(":")
+        return parts[3] if len(parts) > 5 else None
+
+    @property
+    def account(self) -> str | None:
+        parts = self.table_arn.split(":")
+        return parts[4] if len(parts) > 5 else None
+
+    @property
+    def incremental(self) -> bool:
+        return self.export_type == "INCREMENTAL_EXPORT"
+
+
+@dataclass(frozen=True)
+class Export:
+    """A located, manifest-verified export: where its bucket root is, and its files."""
+
+    root_uri: str
+    export_dir: str
+    info: ExportInfo
+    files: tuple[DataFile, ...]
+
+    def uri(self, key: str) -> str:
+        return f"{self.root_uri.rstrip('/')}/{key}"
+
+
+def parse_time(text: Any, field: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError as e:
+        raise ManifestError(f"manifest-summary field {field} is not a time: {text!r}") from e
+
+
+def b64_md5(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+
+
+def _md5_matches(recorded: str, digest: bytes) -> bool:
+    recorded = recorded.strip()
+    if recorded.lower() == digest.hex():
+        return True
+    try:
+        return base64.b64decode(recorded, validate=True) == digest
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _folder_uri(uri: str) -> str:
+    uri = uri.rstrip("/")
+    if uri.endswith(SUMMARY) or uri.endswith(FILES):
+        uri = uri.rsplit("/", 1)[0]
+    return uri + "/"
+
+
+def _read(io: FileIO, key: str, what: str) -> bytes:
+    if not io.exists(key):
+        raise MissingDataError(f"{what} {io.full_uri(key)} does not exist",
+                               hint="point at the export folder: s3://BUCKET/[PREFIX/]"
+                                    "AWSDynamoDB/<ExportId>/ (it holds manifest-summary.json)")
+    return io.read(key)
+
+
+def _verified(io: FileIO, key: str, what: str) -> bytes:
+    data = _read(io, key, what)
+    stem = key.rsplit(".", 1)[0]
+    for suffix in (".md5", ".checksum"):
+        if io.exists(stem + suffix):
+            recorded = io.read(stem + suffix).decode("ascii", "replace")
+            if not _md5_matches(recorded, hashlib.md5(data).digest()):
+                raise CorruptDataError(
+                    f"{what} {io.full_uri(key)} does not match {stem.rsplit('/', 1)[-1]}{suffix} "
+                    f"(recorded {recorded.strip()}, computed {b64_md5(data)})",
+                    hint="the export is damaged or was edited; request a new export")
+            return data
+    raise MissingDataError(f"{io.full_uri(stem)}.md5 is missing, so {what} cannot be verified",
+                           hint="the export is incomplete (still running, or copied partly)")
+
+
+def _info(summary: dict[str, Any]) -> ExportInfo:
+    try:
+        declared = summary.get("exportType") or "FULL_EXPORT"
+        if declared not in ("FULL_EXPORT", "INCREMENTAL_EXPORT"):
+            raise ManifestError(f"unknown exportType {declared!r} in manifest-summary.json")
+        export_type: ExportType = ("INCREMENTAL_EXPORT" if declared == "INCREMENTAL_EXPORT"
+                                   else "FULL_EXPORT")
+        return ExportInfo(
+            export_arn=str(summary["exportArn"]), table_arn=str(summary["tableArn"]),
+            table_id=summary.get("tableId"), export_type=export_type,
+            output_format=str(summary.get("outputFormat") or "DYNAMODB_JSON"),
+            output_view=summary.get("outputView"), item_count=int(summary["itemCount"]),
+            export_time=parse_time(summary.get("exportTime"), "exportTime"),
+            from_time=parse_time(summary.get("exportFromTime"), "exportFromTime"),
+            to_time=parse_time(summary.get("exportToTime"), "exportToTime"),
+            start_time=parse_time(summary.get("startTime"), "startTime"),
+            manifest_files_key=str(summary["manifestFilesS3Key"]),
+            s3_bucket=summary.get("s3Bucket"), s3_prefix=summary.get("s3Prefix"), raw=summary)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ManifestError(f"manifest-summary.json lacks or has a bad field: {e!r}") from e
+
+
+def _files(data: bytes, uri: str) -> tuple[DataFile, ...]:
+    files = []
+    for number, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = orjson.loads(line)
+            files.append(DataFile(str(entry["dataFileS3Key"]), int(entry["itemCount"]),
+                                  str(entry["md5Checksum"]), entry.get("etag")))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise ManifestError(f"{uri} line {number} is not a data file entry: {e!r}") from e
+    return tuple(files)
+
+
+def open_export(uri: str, *, session: Any = None, s3_client: Any = None) -> tuple[FileIO, Export]:
+    """Locate and verify the export at ``uri`` (its ``AWSDynamoDB/<ExportId>/`` folder).
+
+    Returns a FileIO rooted at the bucket root and the export. Checks both manifests against
+    their ``.md5`` files and the per-file counts against the summary's ``itemCount``.
+    """
+    folder = _folder_uri(uri)
+    here = load_file_io(folder, session=session, s3_client=s3_client)
+    if not here.exists(SUMMARY):
+        _explain_missing(here, folder)
+    summary_bytes = _verified(here, SUMMARY, "the export summary")
+    try:
+        summary = orjson.loads(summary_bytes)
+    except orjson.JSONDecodeError as e:
+        raise ManifestError(f"{here.full_uri(SUMMARY)} is not JSON ({e})") from e
+    info = _info(summary)
+    export_dir = info.manifest_files_key.rsplit("/", 1)[0] + "/"
+    if not folder.endswith("/" + export_dir) and folder != export_dir:
+        raise UsageError(f"{folder} does not end with {export_dir}, the folder its "
+                         "manifest-summary.json names",
+                         hint="manifest keys are full keys from the bucket root; keep the export "
+                              "at the same path (prefix) it was written to")
+    root_uri = folder[: len(folder) - len(export_dir)] or "."
+    root = load_file_io(root_uri, session=session, s3_client=s3_client)
+    files_data = _verified(root, info.manifest_files_key, "the export's file list")
+    files = _files(files_data, root.full_uri(info.manifest_files_key))
+    base = export_dir[: export_dir.rfind("AWSDynamoDB/")] + "AWSDynamoDB/"
+    for f in files:
+        if not f.key.startswith(base) or ".." in f.key.split("/"):
+            raise ManifestError(f"manifest-files.json of {info.export_id} lists {f.key!r}, "
+                                f"outside the export's {base} folder",
+                                hint="the manifest was altered; do not convert this export")
+    listed = sum(f.item_count for f in files)
+    if listed != info.item_count:
+        raise CorruptDataError(f"manifest-files.json lists {listed} items but manifest-summary."
+                               f"json says {info.item_count} ({root.full_uri(export_dir)})",
+                               hint="the export is damaged; request a new export")
+    if len({f.key for f in files}) != len(files):
+        raise CorruptDataError(f"manifest-files.json of {info.export_id} lists a file twice")
+    return root, Export(root.uri, export_dir, info, files)
+
+
+def _explain_missing(here: FileIO, folder: str) -> None:
+    """No summary here: if this is a bucket/prefix holding exports, name them."""
+    base = "" if folder.rstrip("/").endswith("AWSDynamoDB") else "AWSDynamoDB/"
+    found = [d for d in here.list_dirs(base) if d != "data"][-5:]
+    if found:
+        raise MissingDataError(f"{folder} is not an export folder (no {SUMMARY})",
+                               hint="pass one of the exports below it, e.g. "
+                                    + ", ".join(f"{folder}{base}{d}/" for d in found))
+
+
+def check_format(info: ExportInfo) -> None:
+    if info.output_format != "DYNAMODB_JSON":
+        raise UsageError(f"export {info.export_id} is in {info.output_format} format; ddblake "
+                         "converts DYNAMODB_JSON exports only",
+                         hint="request the export with ExportFormat=DYNAMODB_JSON "
+                              "(`ddblake export --mode native` does)")
+
+
+@contextmanager
+def local_copy(io: FileIO, key: str) -> Iterator[Path]:
+    """A local path holding the object (the file itself for a local root)."""
+    if isinstance(io, LocalFileIO):
+        path = io.root / key
+        if not path.is_file():
+            raise MissingDataError(f"data file {io.full_uri(key)} listed by manifest-files.json "
+                                   "does not exist", hint="the export is incomplete or was "
+                                   "partly deleted; request a new export")
+        yield path
+        return
+    if not io.exists(key):
+        raise MissingDataError(f"data file {io.full_uri(key)} listed by manifest-files.json "
+                               "does not exist", hint="the export is incomplete or was partly "
+                               "deleted; request a new export")
+    with tempfile.TemporaryDirectory(prefix="ddblake-export-") as tmp:
+        path = Path(tmp, "data.json.gz")
+        io.get_file(key, path)
+        yield path
+
+
+def verify_md5(path: Path, data_file: DataFile, uri: str) -> int:
+    """Check the gzip bytes against ``md5Checksum``; return their size."""
+    digest = hashlib.md5()
+    size = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(block)
+            size += len(block)
+    if not _md5_matches(data_file.md5, digest.digest()):
+        raise CorruptDataError(f"data file {uri} fails its MD5 check (manifest "
+                               f"{data_file.md5}, computed "
+                               f"{base64.b64encode(digest.digest()).decode()})",
+                               hint="the object is damaged or was replaced; request a new export")
+    return size
+
+
+def iter_lines(path: Path, uri: str) -> Iterator[bytes]:
+    """Lines of a gzip JSON Lines file, streaming (multi-member aware); a truncated or
+    damaged gzip is a CorruptDataError naming the file."""
+    decoder = zlib.decompressobj(wbits=31)
+    pending = False  # bytes were fed to a member that has not ended yet
+    rest = b""
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(_CHUNK), b""):
+                while block:
+                    pending = True
+                    text = decoder.decompress(block)
+                    block = b""
+                    if decoder.eof:
+                        block, pending = decoder.unused_data, False
+                        decoder = zlib.decompressobj(wbits=31)
+                    lines = (rest + text).split(b"\n")
+                    rest = lines.pop()
+                    yield from lines
+    except zlib.error as e:
+        raise CorruptDataError(f"data file {uri} is not valid gzip ({e})",
+                               hint="the export is damaged; request a new export") from e
+    if pending:
+        raise CorruptDataError(f"data file {uri} is truncated (the gzip stream ends early)",
+                               hint="the export is damaged; request a new export")
+    if rest.strip():
+        yield rest

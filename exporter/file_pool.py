@@ -1,0 +1,82 @@
+"""Runs independent per-file tasks on worker processes, bounded and cancellable.
+
+At most ``2 * workers`` tasks are in flight (a producer never queues without limit); the
+first failure cancels what has not started and is re-raised in the parent with its hint
+(a DdbLakeError does not survive pickling on its own). ``workers <= 1`` runs the tasks in
+this process (tests, in-process moto, tiny exports). Workers use the ``spawn`` context
+(boto3 and forked sockets do not mix) and ``gc.freeze()`` what they imported.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from schemas.errors import DdbLakeError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A DdbLakeError crossing the process boundary with its hint intact."""
+
+    cls: type[DdbLakeError]
+    message: str
+    hint: str | None
+
+    def rebuild(self) -> DdbLakeError:
+        error = self.cls.__new__(self.cls)
+        Exception.__init__(error, self.message)
+        error.message, error.hint = self.message, self.hint
+        return error
+
+
+def _init_worker() -> None:
+    gc.freeze()
+
+
+def _guarded(fn: Callable[[T], R], task: T) -> R | _Failure:
+    try:
+        return fn(task)
+    except DdbLakeError as e:
+        return _Failure(type(e), e.message, e.hint)
+
+
+def run_tasks(fn: Callable[[T], R], tasks: Iterable[T], *, workers: int) -> Iterator[R]:
+    """Results of ``fn(task)`` in completion order. ``fn`` must be a module-level function."""
+    if workers <= 1:
+        for task in tasks:
+            yield fn(task)
+        return
+    context = multiprocessing.get_context("spawn")
+    pending: set[Future[Any]] = set()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_init_worker) as pool:
+        try:
+            for task in tasks:
+                pending.add(pool.submit(_guarded, fn, task))
+                if len(pending) >= 2 * workers:
+                    yield from _drain(pending)
+            while pending:
+                yield from _drain(pending)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _drain(pending: set[Future[Any]]) -> Iterator[Any]:
+    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+    for future in done:
+        pending.discard(future)
+        result = future.result()
+        if isinstance(result, _Failure):
+            raise result.rebuild()
+        yield result

@@ -1,0 +1,222 @@
+"""Native export -> lake: convert a full export into a snapshot, an incremental export into
+change batches, in parallel by data file, streaming and verified.
+
+A full export becomes one snapshot whose consistency is ``exact`` at the export time and
+whose id is derived from the export (``layout.derived_id``), so converting the same export
+again finds the snapshot already there. Each data file becomes one or more parts
+(``part-<file>-<seq>``), rolled at ``part_item_bytes`` of canonical item text, so a worker
+holds at most one part in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from exporter.export_reader import (
+    DataFile,
+    Export,
+    check_format,
+    iter_lines,
+    local_copy,
+    verify_md5,
+)
+from exporter.file_pool import run_tasks
+from lake import layout
+from lake.fileio import FileIO, load_file_io
+from lake.progress import NullListener, ProgressListener
+from lake.writers import SnapshotWriter
+from schemas.codec import PartBuilder
+from schemas.errors import CorruptDataError, UsageError
+from schemas.keys import KeySchema
+from schemas.manifest import Consistency, Manifest, PartInfo, Source, parse_manifest
+from schemas.projection import ColumnDecision
+
+TASK = "convert"
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    """How to convert: worker processes (1 = in this process) and the part size target
+    (bytes of canonical item text per part, which bounds each worker's memory)."""
+
+    workers: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)))
+    part_item_bytes: int = 32 * 1024 * 1024
+    profile: str | None = None
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise UsageError(f"workers must be at least 1, not {self.workers}")
+        if self.part_item_bytes < 1024:
+            raise UsageError(f"part size {self.part_item_bytes} is too small (min 1024 bytes)")
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One data file to convert: everything a worker process needs, picklable."""
+
+    index: int
+    data_file: DataFile
+    root_uri: str
+    lake_uri: str
+    table: str
+    snapshot_id: str
+    keys: KeySchema
+    config: ConvertConfig
+
+
+@dataclass
+class FileResult:
+    index: int
+    parts: list[tuple[PartInfo, list[ColumnDecision]]]
+    items: int
+    item_bytes: int
+    gzip_bytes: int
+
+
+def iso_us(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def snapshot_id_for(export: Export) -> str:
+    when = export.info.export_time or export.info.start_time
+    if when is None:
+        raise CorruptDataError(f"export {export.info.export_id} has no exportTime")
+    return layout.derived_id(when, export.info.export_arn)
+
+
+def _item_of(line: bytes, uri: str, number: int, names: tuple[str, ...]) -> dict[str, Any]:
+    try:
+        item: dict[str, Any] = orjson.loads(line)["Item"]
+        for name in names:
+            item[name]  # a missing key attribute raises KeyError
+        return item
+    except (orjson.JSONDecodeError, KeyError, TypeError) as e:
+        raise _bad_line(line, uri, number, names) from e
+
+
+def _bad_line(line: bytes, uri: str, number: int, names: tuple[str, ...]) -> CorruptDataError:
+    try:
+        item = orjson.loads(line)["Item"]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as e:
+        return CorruptDataError(f"line {number} of {uri} is not a full-export item line: {e!r}",
+                                hint="only full DYNAMODB_JSON exports become snapshots")
+    missing = [n for n in names if not isinstance(item, dict) or n not in item]
+    return CorruptDataError(f"line {number} of {uri} lacks a key attribute of "
+                            f"{', '.join(missing)}",
+                            hint="check the key schema (--partition-key/--sort-key)")
+
+
+def convert_file(source: FileIO, lake: FileIO, task: FileTask) -> FileResult:
+    """Verify one data file (MD5, gzip, item count) and write its parts."""
+    data_file = task.data_file
+    uri = source.full_uri(data_file.key)
+    writer = SnapshotWriter(lake, task.table, task.snapshot_id, task.keys)
+    result = FileResult(task.index, [], 0, 0, 0)
+    limit = task.config.part_item_bytes
+    with local_copy(source, data_file.key) as path:
+        result.gzip_bytes = verify_md5(path, data_file, uri)
+        builder = PartBuilder(task.keys)
+        names = task.keys.names
+        for number, line in enumerate(iter_lines(path, uri), 1):
+            builder.add(_item_of(line, uri, number, names))
+            if builder.item_bytes >= limit:
+                _flush(writer, builder, task, result)
+                builder = PartBuilder(task.keys)
+        if len(builder):
+            _flush(writer, builder, task, result)
+    if result.items != data_file.item_count:
+        raise CorruptDataError(f"data file {uri} holds {result.items} items but "
+                               f"manifest-files.json says {data_file.item_count}",
+                               hint="the export is damaged; request a new export")
+    return result
+
+
+def _flush(writer: SnapshotWriter, builder: PartBuilder, task: FileTask,
+           result: FileResult) -> None:
+    part = builder.build()
+    info = writer.write_part(layout.part_name(task.index, len(result.parts)), part)
+    result.parts.append((info, part.columns))
+    result.items += part.rows
+    result.item_bytes += part.item_bytes
+
+
+_IOS: dict[str, FileIO] = {}
+
+
+def _io(uri: str, config: ConvertConfig) -> FileIO:
+    if uri not in _IOS:
+        from lake.aws import make_session
+
+        session = make_session(config.profile, config.region) if uri.startswith("s3://") else None
+        _IOS[uri] = load_file_io(uri, session=session)
+    return _IOS[uri]
+
+
+def convert_file_in_worker(task: FileTask) -> FileResult:
+    """Worker-process entry: builds (and caches) its own storage clients."""
+    return convert_file(_io(task.root_uri, task.config), _io(task.lake_uri, task.config), task)
+
+
+def convert_full(export: Export, source: FileIO, lake: FileIO, *, keys: KeySchema,
+                 table_description: dict[str, Any], table: str | None = None,
+                 config: ConvertConfig | None = None,
+                 listener: ProgressListener | None = None) -> tuple[Manifest, bool]:
+    """Convert a full export into a committed snapshot; ``(manifest, created)``.
+
+    ``created`` is False when the snapshot of this export was already in the lake.
+    """
+    config = config or ConvertConfig()
+    listener = listener or NullListener()
+    info = export.info
+    check_format(info)
+    if info.incremental:
+        raise UsageError(f"export {info.export_id} is incremental; it becomes change records, "
+                         "not a snapshot", hint="use convert_incremental / `--mode incremental`")
+    table = layout.check_table_name(table or info.table_name)
+    snapshot_id = snapshot_id_for(export)
+    existing = layout.snapshot_manifest(table, snapshot_id)
+    if lake.exists(existing):
+        listener.message(f"export {info.export_id} is already snapshot {snapshot_id}")
+        return parse_manifest(lake.read(existing), what=lake.full_uri(existing)), False
+    writer = SnapshotWriter(lake, table, snapshot_id, keys)
+    tasks = [FileTask(i, f, source.uri, lake.uri, table, snapshot_id, keys, config)
+             for i, f in enumerate(export.files)]
+    worker = convert_file_in_worker if config.workers > 1 else _serial(source, lake)
+    listener.started(TASK, total=float(info.item_count), unit="items")
+    item_bytes = gzip_bytes = 0
+    for result in run_tasks(worker, tasks, workers=min(config.workers, max(len(tasks), 1))):
+        for part_info, columns in result.parts:
+            writer.add(part_info, columns)
+        item_bytes += result.item_bytes
+        gzip_bytes += result.gzip_bytes
+        listener.advanced(TASK, result.items, bytes=float(result.gzip_bytes))
+    listener.finished(TASK)
+    at = iso_us(info.export_time or info.start_time)  # type: ignore[arg-type]
+    manifest = writer.commit(
+        source=Source(table_name=table, method="export", table_arn=info.table_arn,
+                      region=info.region, account=info.account, export_arn=info.export_arn),
+        consistency=Consistency("exact", at, at), table_description=table_description,
+        item_bytes=item_bytes,
+        extra={"native_export": {**export_extra(export), "gzip_bytes": gzip_bytes}})
+    if manifest.totals.items != info.item_count:
+        raise CorruptDataError(f"converted {manifest.totals.items} items, the export says "
+                               f"{info.item_count}")
+    return manifest, True
+
+
+def _serial(source: FileIO, lake: FileIO) -> Any:
+    return lambda task: convert_file(source, lake, task)
+
+
+def export_extra(export: Export) -> dict[str, Any]:
+    info = export.info
+    return {"export_id": info.export_id, "export_arn": info.export_arn,
+            "table_id": info.table_id, "uri": export.uri(export.export_dir),
+            "export_type": info.export_type, "files": len(export.files),
+            "item_count": info.item_count}

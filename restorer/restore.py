@@ -1,0 +1,234 @@
+"""``restore``: selection -> target table -> batch writer -> journal -> verification.
+
+::
+
+    result = restore(RestoreConfig(lake="./lake", table="users", target="users-restored"))
+
+Raises :class:`RestoreIncomplete` (exit code 9) when items are left in dead-letter files or
+the verification finds a difference; ``result`` is attached to it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from lake import catalog, layout
+from lake.aws import make_client, make_session
+from lake.fileio import FileIO, load_file_io
+from lake.progress import NullListener, ProgressListener
+from restorer.config import RestoreConfig, RestoreIncomplete, RestoreResult, Verification
+from restorer.journal import Journal, find_resumable
+from restorer.select import Query, Source, resolve_source
+from restorer.spool import Spool, read_unit, unit_count
+from restorer.target import check_key_schema, create_target, describe, wait_active
+from restorer.units import UnitContext, run_units
+from restorer.verify import expected_digest, verify_by_key, verify_new
+from schemas.errors import NotFoundError, UsageError
+from schemas.keys import KeySchema
+
+
+@dataclass
+class _Run:
+    config: RestoreConfig
+    io: FileIO
+    ddb: Any
+    listener: ProgressListener
+    source: Source
+    journal: Journal
+    resumed: int = 0
+
+
+def restore(config: RestoreConfig, *, session: Any = None,
+            listener: ProgressListener | None = None) -> RestoreResult:
+    """Restore the selected items of a lake snapshot into a DynamoDB table."""
+    started = time.monotonic()
+    listener = listener or NullListener()
+    session = session or make_session(config.profile, config.region)
+    io = load_file_io(config.lake, session=session)
+    ddb = make_client("dynamodb", session)
+    source_table = catalog.single_table(io, config.table)
+    previous = find_resumable(io, source_table, config.target) if config.resume else None
+    if config.resume and previous is None:
+        listener.message(f"no earlier restore into {config.target}; starting a new one")
+    windowed = config.as_of or config.deleted_between or config.changed_between
+    if previous is not None and not windowed:  # `latest` may have moved on since
+        config = replace(config, snapshot=previous.snapshot_id or config.snapshot,
+                         table=source_table)
+    source = resolve_source(io, config)
+    query = Query(source, config)
+    try:
+        selected, fingerprint = query.count()
+        if config.dry_run:
+            return _dry_run(config, source, query, selected, started)
+        journal = previous or _new_journal(config, source, selected, fingerprint)
+        _check_resume(journal, selected, fingerprint)
+        run = _Run(config, io, ddb, listener, source, journal)
+        journal.save(io)
+        _prepare_target(run)
+        result = _write_all(run, query, started)
+    finally:
+        query.close()
+    if not result.ok:
+        raise RestoreIncomplete(_failure_text(result), result, hint=_failure_hint(result))
+    return result
+
+
+def _new_journal(config: RestoreConfig, source: Source, selected: int,
+                 fingerprint: str) -> Journal:
+    request = {"snapshot": config.snapshot, "as_of": config.as_of,
+               "deleted_between": config.deleted_between,
+               "changed_between": config.changed_between,
+               "where": config.where, "keys_file": config.keys_file, "mode": config.mode,
+               "existing": config.existing, "skip_expired": config.skip_expired,
+               "now": time.time()}
+    return Journal(layout.new_id(), source.manifest.table, source.manifest.snapshot_id,
+                   config.target, request, selected, fingerprint,
+                   unit_count(selected, config.unit_rows))
+
+
+def _check_resume(journal: Journal, selected: int, fingerprint: str) -> None:
+    if (journal.selected, journal.fingerprint) != (selected, fingerprint):
+        raise UsageError(f"the selection now holds {selected} items, the interrupted restore "
+                         f"{journal.restore_id} selected {journal.selected}; not resuming",
+                         hint="re-run with the same --where/--keys as before, or start a new "
+                              "restore without --resume")
+
+
+def _dry_run(config: RestoreConfig, source: Source, query: Query, selected: int,
+             started: float) -> RestoreResult:
+    return RestoreResult("(dry run)", source.manifest.table, source.manifest.snapshot_id,
+                         config.target, _label(config, source), False, selected,
+                         dry_run=True, sample=tuple(query.sample(config.sample)),
+                         seconds=time.monotonic() - started)
+
+
+def _label(config: RestoreConfig, source: Source) -> str:
+    parts = [source.label]
+    if config.keys_file:
+        parts.append(f"keys from {config.keys_file}")
+    if config.where:
+        parts.append(f"where {config.where}")
+    return ", ".join(parts)
+
+
+def _prepare_target(run: _Run) -> None:
+    """Create the new table or check the existing one, before any item is written."""
+    config, journal, keys = run.config, run.journal, run.source.manifest.key_schema
+    found = describe(run.ddb, config.target)
+    if found is None and journal.created_table and not journal.table_ready:
+        journal.created_table = False  # the run that meant to create it died first
+    if journal.table_ready or config.existing or journal.created_table:
+        if found is None:
+            raise NotFoundError(f"table {config.target} does not exist",
+                                hint="leave out --existing to create it from the snapshot")
+        check_key_schema(found, keys)
+        if journal.created_table:
+            wait_active(run.ddb, config.target)
+    else:
+        journal.created_table = True
+        journal.save(run.io)
+        for note in create_target(run.ddb, run.source.manifest.table_description, config):
+            run.listener.message(f"{config.target}: {note}")
+    journal.table_ready = True
+    journal.save(run.io)
+
+
+def _context(run: _Run, spool: Spool) -> UnitContext:
+    description = run.source.manifest.table_description
+    ttl = description.get("TimeToLive") or {}
+    ttl_attribute = ttl.get("AttributeName") if run.config.skip_expired else None
+    return UnitContext(run.config, run.journal.source_table, run.journal.restore_id,
+                       run.source.manifest.key_schema.to_dict(), ttl_attribute,
+                       str(spool.root), float(run.journal.request["now"]))
+
+
+def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
+    journal = run.journal
+    spool = Spool(journal.units)
+    try:
+        spooled = spool.fill(query)
+        if spooled != journal.selected:
+            raise UsageError(f"the selection changed while it was read ({spooled} rows, "
+                             f"{journal.selected} counted)", hint="run the restore again")
+        todo = [u for u in range(journal.units) if not journal.finished(u)]
+        run.resumed = journal.units - len(todo)
+        run.listener.started("restore", journal.selected, "items")
+        for unit, record in run_units(_context(run, spool), todo, client=run.ddb, io=run.io):
+            journal.done[unit] = record
+            journal.save(run.io)
+            run.listener.advanced("restore", record.written + record.skipped_existing
+                                  + record.skipped_expired + record.dead)
+        run.listener.finished("restore")
+        dead = sum(r.dead for r in journal.done.values())
+        journal.status = "complete" if dead == 0 else "incomplete"
+        journal.save(run.io)
+        verification = _verify(run, spool) if run.config.verify else None
+    finally:
+        spool.close()
+    return _result(run, verification, started)
+
+
+def _verify(run: _Run, spool: Spool) -> Verification:
+    run.listener.message(f"verifying {run.config.target}")
+    keys = run.source.manifest.key_schema
+    if run.journal.created_table and run.config.mode == "put":
+        expected = expected_digest(_written_texts(run, spool, keys))
+        return verify_new(run.ddb, run.config.target, expected)
+    return verify_by_key(run.ddb, run.config.target, keys, _written_texts(run, spool, keys),
+                         run.config.mode)
+
+
+def _written_texts(run: _Run, spool: Spool, keys: KeySchema) -> Iterator[bytes]:
+    """The spooled items minus dead letters and skipped (expired) items."""
+    import orjson
+
+    from restorer.writer import _expired
+
+    ctx = _context(run, spool)
+    for unit in range(run.journal.units):
+        dead: set[bytes] = set()
+        if run.journal.done[unit].dead:
+            key = layout.restore_dead_letter(run.journal.source_table, run.journal.restore_id,
+                                             unit)
+            dead = {orjson.dumps(orjson.loads(line)["item"])
+                    for line in run.io.read(key).splitlines() if line}
+        for text in read_unit(spool.path(unit)):
+            if dead and orjson.dumps(orjson.loads(text)) in dead:
+                continue
+            if ctx.ttl_attribute and _expired(orjson.loads(text), ctx.ttl_attribute, ctx.now):
+                continue
+            yield text
+
+
+def _result(run: _Run, verification: Verification | None, started: float) -> RestoreResult:
+    journal, records = run.journal, list(run.journal.done.values())
+    dead = sum(r.dead for r in records)
+    return RestoreResult(
+        journal.restore_id, journal.source_table, journal.snapshot_id, journal.target,
+        _label(run.config, run.source), journal.created_table, journal.selected,
+        written=sum(r.written for r in records),
+        skipped_existing=sum(r.skipped_existing for r in records),
+        skipped_expired=sum(r.skipped_expired for r in records), dead_letters=dead,
+        dead_letter_uri=run.io.full_uri(layout.restore_dead_letter_prefix(
+            journal.source_table, journal.restore_id)) if dead else None,
+        units=journal.units, units_resumed=run.resumed,
+        requests=sum(r.requests for r in records),
+        retry_rounds=sum(r.retry_rounds for r in records),
+        seconds=time.monotonic() - started, verification=verification)
+
+
+def _failure_text(result: RestoreResult) -> str:
+    if result.dead_letters:
+        return (f"{result.dead_letters} of {result.selected} items could not be written to "
+                f"{result.target}; they are in {result.dead_letter_uri}")
+    return f"verification of {result.target} found a difference"
+
+
+def _failure_hint(result: RestoreResult) -> str:
+    if result.dead_letters:
+        return ("fix the cause (throttling: lower --max-wcu or raise the table's capacity; "
+                "invalid items: see the error of each line), then re-run with --resume")
+    return "inspect the table; re-run the restore with --resume to write the items again"

@@ -1,0 +1,197 @@
+"""Which items a restore writes: a selection from the lake, narrowed by ``--where`` and
+``--keys``, counted, sampled and spooled into units.
+
+The selection SQL (a snapshot, the table as of a time, items deleted or changed in a
+window) yields a column ``_item`` (canonical DynamoDB JSON, wire form) among others. It runs
+in the sandboxed DuckDB connection, wrapped as::
+
+    SELECT _item FROM (<selection>) AS s [SEMI JOIN keys ON key = key] WHERE <predicate>
+
+Key values compare by DynamoDB value (``N`` keys through :func:`normalize_number`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from lake import catalog, layout
+from lake.fileio import FileIO
+from queries import selections, timeline
+from queries.sandbox import check_predicate, run_user_sql, sandboxed_connection
+from queries.selections import Selection
+from queries.sqltext import parse_time, to_us
+from restorer.config import RestoreConfig
+from schemas.dynamo_json import normalize_number
+from schemas.errors import ArchivedError, NotFoundError, UsageError
+from schemas.keys import KeyAttribute, KeySchema
+from schemas.manifest import Manifest
+
+KEYS_VIEW = "_ddblake_keys"
+_COLD = frozenset({"GLACIER", "DEEP_ARCHIVE", "GLACIER_IR_ARCHIVE"})
+
+
+@dataclass(frozen=True)
+class Source:
+    """The resolved source: the manifest that describes the table, and the selection."""
+
+    manifest: Manifest
+    selection: Selection
+    label: str
+
+
+def check_not_archived(io: FileIO, manifest: Manifest) -> None:
+    """Refuse a snapshot whose parts sit in a cold storage class and are not restored."""
+    for part in manifest.parts:
+        info = io.stat(layout.snapshot_part(manifest.table, manifest.snapshot_id, part.path))
+        if info is None:
+            raise NotFoundError(f"part {part.path} of snapshot {manifest.snapshot_id} is missing",
+                                hint=f"run `ddblake verify --lake {io.uri}` to see the damage")
+        if info.storage_class in _COLD and not (info.restore and 'ongoing-request="false"'
+                                                in info.restore):
+            raise ArchivedError(f"snapshot {manifest.snapshot_id} is archived "
+                                f"({info.storage_class})",
+                                hint=f"run `ddblake thaw {manifest.snapshot_id} --lake {io.uri}` "
+                                     "and restore when it has finished")
+
+
+def _describing(io: FileIO, table: str, ts: datetime) -> Manifest:
+    """The snapshot that describes the table at ``ts`` (key schema, table description):
+    the base snapshot of that time, else the latest."""
+    return timeline.base_snapshot(io, table, to_us(ts)) or \
+        catalog.find_snapshot(io, "latest", table)
+
+
+def resolve_source(io: FileIO, config: RestoreConfig) -> Source:
+    """The selection the config asks for, and the manifest that describes the table."""
+    if not (config.as_of or config.deleted_between or config.changed_between):
+        manifest = catalog.find_snapshot(io, config.snapshot, config.table)
+        check_not_archived(io, manifest)
+        return Source(manifest, selections.snapshot_selection(io, manifest),
+                      f"snapshot {manifest.snapshot_id}")
+    table = catalog.single_table(io, config.table)
+    if config.as_of:
+        ts = parse_time(config.as_of, what="--as-of")
+        manifest, label = _describing(io, table, ts), f"as of {config.as_of}"
+        selection = selections.as_of_selection(io, table, ts)
+    else:
+        window = config.deleted_between or config.changed_between
+        assert window is not None
+        t1 = parse_time(window[0], what="T1")
+        t2 = parse_time(window[1], what="T2")
+        manifest = _describing(io, table, t1)
+        if config.deleted_between:
+            selection = selections.deleted_between_selection(io, table, t1, t2)
+            label = f"deleted between {window[0]} and {window[1]}"
+        else:
+            selection = selections.changed_between_selection(io, table, t1, t2)
+            label = f"changed between {window[0]} and {window[1]} (versions before)"
+    check_not_archived(io, manifest)
+    if selection.note:
+        label += f" ({selection.note})"
+    return Source(manifest, selection, label)
+
+
+def key_text_sql(attr: KeyAttribute) -> str:
+    """SQL for a key attribute's comparable text taken from ``_item``."""
+    name = attr.name.replace("\\", "\\\\").replace('"', '\\"').replace("'", "''")
+    text = f"json_extract_string(_item, '$.\"{name}\".{attr.type}')"
+    return f"ddblake_norm({text})" if attr.type == "N" else text
+
+
+def _plain(value: Any, attr: KeyAttribute, where: str) -> str:
+    if isinstance(value, dict):
+        if len(value) != 1 or attr.type not in value:
+            raise UsageError(f"{where}: key {attr.name} must be of type {attr.type}, "
+                             f"got {value!r}")
+        value = value[attr.type]
+    if value is None or value == "":
+        raise UsageError(f"{where}: key {attr.name} is missing")
+    text = str(value)
+    if attr.type == "N":
+        try:
+            return normalize_number(text)
+        except ArithmeticError as e:
+            raise UsageError(f"{where}: {text!r} is not a number") from e
+    return text
+
+
+def load_keys(path: str, keys: KeySchema) -> pa.Table:
+    """A keys file: CSV with a header naming the key attributes, or JSON lines with plain or
+    DynamoDB-typed values (``{"id": "a"}`` or ``{"id": {"S": "a"}}``). B keys in base64."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"keys file {path} does not exist")
+    rows: list[dict[str, Any]]
+    with open(file, encoding="utf-8", newline="") as f:
+        first = f.read(1)
+        f.seek(0)
+        if first in ("{", "["):
+            rows = [json.loads(line, parse_float=str, parse_int=str) for line in f if line.strip()]
+        else:
+            rows = list(csv.DictReader(f))
+    columns: dict[str, list[str]] = {f"k{i}": [] for i in range(len(keys.attributes))}
+    for n, row in enumerate(rows, 1):
+        for i, attr in enumerate(keys.attributes):
+            if not isinstance(row, dict) or attr.name not in row:
+                raise UsageError(f"{path} line {n}: no key attribute {attr.name!r}",
+                                 hint=f"the key is {', '.join(keys.names)}")
+            columns[f"k{i}"].append(_plain(row[attr.name], attr, f"{path} line {n}"))
+    return pa.table({k: pa.array(v, pa.string()) for k, v in columns.items()})
+
+
+def _norm_or_none(text: str | None) -> str | None:
+    return None if text is None else normalize_number(text)
+
+
+class Query:
+    """The wrapped selection on a sandboxed connection: count, sample, stream."""
+
+    def __init__(self, source: Source, config: RestoreConfig) -> None:
+        keys = source.manifest.key_schema
+        self.keys = keys
+        # Units make row order irrelevant; letting DuckDB drop it keeps its memory bounded.
+        setup = [*source.selection.setup, "SET preserve_insertion_order = false",
+                 "SET memory_limit = '512MB'"]
+        self.con = sandboxed_connection(list(source.selection.paths), setup_sql=setup)
+        self.con.create_function("ddblake_norm", _norm_or_none, ["VARCHAR"], "VARCHAR",
+                                 null_handling="special")  # type: ignore[call-overload]
+        sql = f"SELECT s._item FROM ({source.selection.sql}) AS s"
+        if config.keys_file:
+            self.con.register(KEYS_VIEW, load_keys(config.keys_file, keys))
+            on = " AND ".join(f"{key_text_sql(a)} = k.k{i}" for i, a in enumerate(keys.attributes))
+            sql += f" SEMI JOIN {KEYS_VIEW} AS k ON {on}"
+        if config.where:
+            sql += f" WHERE ({check_predicate(config.where)})"
+        self.sql = sql
+
+    def close(self) -> None:
+        self.con.close()
+
+    def count(self) -> tuple[int, str]:
+        """How many rows, and a fingerprint of their content (to recognise them on resume)."""
+        row = run_user_sql(self.con, f"SELECT count(*), coalesce(sum(hash(_item)), 0)::VARCHAR "
+                                     f"FROM ({self.sql}) AS q").fetchone()
+        assert row is not None
+        return int(row[0]), str(row[1])
+
+    def sample(self, n: int) -> list[str]:
+        rows = run_user_sql(self.con, f"SELECT _item::VARCHAR FROM ({self.sql}) AS q "
+                                      f"LIMIT {int(n)}").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def batches(self, units: int, rows: int = 8_192) -> Iterator[pa.RecordBatch]:
+        """Rows as (``_item`` text, ``_unit``): the unit is a hash of the key, so every
+        version of a key lands in the same unit and units are the same on every run."""
+        key = ", ".join(key_text_sql(a) for a in self.keys.attributes)
+        sql = (f"SELECT _item::VARCHAR AS _item, (hash({key}) % {int(units)})::INTEGER AS _unit "
+               f"FROM ({self.sql}) AS q")
+        relation = run_user_sql(self.con, sql)
+        yield from relation.to_arrow_reader(rows)

@@ -1,0 +1,290 @@
+"""Our own batch writer (boto3's BatchWriter retries UnprocessedItems at once and forever).
+
+- 25 puts per BatchWriteItem, never two items with the same key (by DynamoDB value) in one;
+- every item checked against DynamoDB's limits before it is sent;
+- UnprocessedItems, throttling (including the all-unprocessed PTEE) and 5xx/resets that
+  outlast botocore's own retries are retried in rounds with full-jitter exponential backoff
+  and a cap (:class:`RetryPolicy`); what is still unwritten after that is returned as dead
+  letters, never dropped;
+- an optional write-capacity budget (``max_wcu``), shared by the writer's threads;
+- ``put-if-absent`` writes each item with a conditional PutItem and counts the ones that
+  already existed.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lake.aws import error_code, translate
+from restorer.config import Mode, RetryPolicy
+from schemas.dynamo_json import Item, from_client, normalize_number
+from schemas.errors import ItemValidationError
+from schemas.keys import KeySchema
+from schemas.limits import validate_item
+
+BATCH_SIZE = 25
+RETRYABLE = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "LimitExceededException",
+    "TransactionInProgressException",
+})
+Sleep = Callable[[float], None]
+
+
+class Sender(Protocol):
+    """Sends pre-serialized writes (:mod:`restorer.transport` or :mod:`restorer.rawhttp`)."""
+
+    def batch_put(self, table: str, texts: list[bytes]) -> dict[str, Any]: ...
+
+    def put_if_absent(self, table: str, text: bytes, partition_key: str) -> None: ...
+
+
+class WcuBudget:
+    """A token bucket of write capacity units per second (one second of burst)."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Sleep = time.sleep) -> None:
+        self.rate = rate
+        self._clock, self._sleep = clock, sleep
+        self._tokens = rate
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self, units: float) -> None:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.rate, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= units
+            wait_for = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait_for > 0:
+            self._sleep(wait_for)
+
+
+@dataclass
+class Entry:
+    text: bytes
+    key: tuple[str, ...]
+    wcu: int
+
+
+@dataclass
+class Outcome:
+    """What writing one stream of items did."""
+
+    selected: int = 0
+    written: int = 0
+    skipped_existing: int = 0
+    skipped_expired: int = 0
+    requests: int = 0
+    retry_rounds: int = 0
+    dead: list[tuple[bytes, str]] = field(default_factory=list)
+
+    def merge(self, other: Outcome) -> None:
+        self.written += other.written
+        self.skipped_existing += other.skipped_existing
+        self.requests += other.requests
+        self.retry_rounds += other.retry_rounds
+        self.dead.extend(other.dead)
+
+
+def key_tuple(item: Item, keys: KeySchema) -> tuple[str, ...]:
+    """A key compared by DynamoDB value (N normalized)."""
+    out = []
+    for attr in keys.attributes:
+        (tag, inner), = item[attr.name].items()
+        out.append(normalize_number(inner) if tag == "N" else f"{tag}:{inner}")
+    return tuple(out)
+
+
+def _expired(item: Item, ttl_attribute: str | None, now: float) -> bool:
+    if not ttl_attribute:
+        return False
+    value = item.get(ttl_attribute)
+    if not value or "N" not in value:
+        return False  # DynamoDB ignores TTL values that are not numbers
+    try:
+        return float(value["N"]) < now
+    except ValueError:
+        return False
+
+
+@dataclass
+class BatchWriter:
+    sender: Sender
+    table: str
+    keys: KeySchema
+    mode: Mode = "put"
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    budget: WcuBudget | None = None
+    threads: int = 1
+    ttl_attribute: str | None = None
+    now: float | None = None
+    sleep: Sleep = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+    def write(self, texts: Iterable[bytes]) -> Outcome:
+        """Write every item; return counts and dead letters."""
+        total = Outcome()
+        batch: list[Entry] = []
+        seen: set[tuple[str, ...]] = set()
+        pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        pending: set[Future[Outcome]] = set()
+        try:
+            for text in texts:
+                total.selected += 1
+                entry = self._prepare(text, total)
+                if entry is None:
+                    continue
+                if entry.key in seen or len(batch) == BATCH_SIZE:
+                    self._submit(batch, pool, pending, total)
+                    batch, seen = [], set()
+                batch.append(entry)
+                seen.add(entry.key)
+            if batch:
+                self._submit(batch, pool, pending, total)
+            for future in pending:
+                total.merge(future.result())
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        return total
+
+    def _prepare(self, text: bytes, total: Outcome) -> Entry | None:
+        try:
+            item = orjson.loads(text)
+            size = validate_item(item, self.keys)
+        except (ItemValidationError, orjson.JSONDecodeError) as e:
+            total.dead.append((text, f"invalid item: {e}"))
+            return None
+        if _expired(item, self.ttl_attribute, self.now or time.time()):
+            total.skipped_expired += 1
+            return None
+        return Entry(text, key_tuple(item, self.keys), max(1, math.ceil(size / 1024)))
+
+    def _submit(self, batch: list[Entry], pool: ThreadPoolExecutor | None,
+                pending: set[Future[Outcome]], total: Outcome) -> None:
+        if pool is None:
+            total.merge(self._send(batch))
+            return
+        if len(pending) >= 2 * self.threads:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                pending.discard(future)
+                total.merge(future.result())
+        pending.add(pool.submit(self._send, batch))
+
+    def _send(self, batch: list[Entry]) -> Outcome:
+        if self.mode == "put-if-absent":
+            out = Outcome()
+            for entry in batch:
+                out.merge(self._put_if_absent(entry))
+            return out
+        return self._batch(batch)
+
+    def _backoff(self, rounds: int) -> None:
+        ceiling = min(self.policy.max_delay, self.policy.base_delay * (2 ** rounds))
+        self.sleep(self.rng.uniform(0, ceiling))
+
+    def _written(self, out: Outcome, entries: Iterable[Entry]) -> None:
+        out.written += sum(1 for _ in entries)
+
+    def _batch(self, batch: list[Entry]) -> Outcome:
+        out = Outcome()
+        pending, stalled, last = batch, 0, ""
+        while pending:
+            if self.budget is not None:
+                self.budget.acquire(sum(e.wcu for e in pending))
+            out.requests += 1
+            try:
+                response = self.sender.batch_put(self.table, [e.text for e in pending])
+                left = self._unprocessed(response, pending)
+                last = "UnprocessedItems"
+            except ClientError as e:
+                code = error_code(e)
+                if code == "ValidationException" and len(pending) > 1:
+                    out.merge(self._isolate(pending))
+                    return out
+                if code == "ValidationException":
+                    message = e.response.get("Error", {}).get("Message", "")
+                    out.dead.append((pending[0].text, f"rejected by DynamoDB: {code}: {message}"))
+                    return out
+                if code not in RETRYABLE and not code.startswith("5"):
+                    raise translate(e, action="write to", resource=f"table {self.table}") from e
+                left, last = pending, code
+            except BotoCoreError as e:  # connection errors that outlasted botocore's retries
+                left, last = pending, type(e).__name__
+            done = {id(e) for e in left}
+            self._written(out, (e for e in pending if id(e) not in done))
+            if not left:
+                break
+            stalled = 0 if len(left) < len(pending) else stalled + 1
+            if stalled >= self.policy.max_rounds:
+                out.dead.extend((e.text, f"not written after {stalled} rounds: {last}")
+                                for e in left)
+                break
+            out.retry_rounds += 1
+            self._backoff(stalled)
+            pending = left
+        return out
+
+    def _unprocessed(self, response: dict[str, Any], pending: list[Entry]) -> list[Entry]:
+        requests = (response.get("UnprocessedItems") or {}).get(self.table) or []
+        if not requests:
+            return []
+        by_key = {e.key: e for e in pending}
+        left = []
+        for request in requests:
+            item = from_client(request["PutRequest"]["Item"])
+            left.append(by_key[key_tuple(item, self.keys)])
+        return left
+
+    def _isolate(self, batch: list[Entry]) -> Outcome:
+        """The service refused the batch as a whole: send the items one by one to find the
+        bad ones (a single refused item becomes a dead letter)."""
+        out = Outcome()
+        for entry in batch:
+            out.merge(self._batch([entry]))
+        return out
+
+    def _put_if_absent(self, entry: Entry) -> Outcome:
+        out = Outcome()
+        stalled, last = 0, ""
+        while True:
+            if self.budget is not None:
+                self.budget.acquire(entry.wcu)
+            out.requests += 1
+            try:
+                self.sender.put_if_absent(self.table, entry.text, self.keys.partition.name)
+                self._written(out, [entry])
+                return out
+            except ClientError as e:
+                code = error_code(e)
+                if code == "ConditionalCheckFailedException":
+                    out.skipped_existing += 1
+                    return out
+                if code == "ValidationException":
+                    message = e.response.get("Error", {}).get("Message", "")
+                    out.dead.append((entry.text, f"rejected by DynamoDB: {code}: {message}"))
+                    return out
+                if code not in RETRYABLE and not code.startswith("5"):
+                    raise translate(e, action="write to", resource=f"table {self.table}") from e
+                last = code
+            except BotoCoreError as e:
+                last = type(e).__name__
+            stalled += 1
+            if stalled >= self.policy.max_rounds:
+                out.dead.append((entry.text, f"not written after {stalled} rounds: {last}"))
+                return out
+            out.retry_rounds += 1
+            self._backoff(stalled)
