@@ -17,15 +17,24 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate, chain, repeat
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from schemas.dynamo_json import Digest, Item, canonical_bytes, parse_item, sha256_hex, sort_set
+from schemas.dynamo_json import (
+    Digest,
+    Item,
+    canonical_bytes,
+    canonicalize,
+    parse_item,
+    sha256_hex,
+    sort_set,
+)
 from schemas.keys import KeySchema, key_order
-from schemas.projection import TAGS, ColumnDecision, project_column
+from schemas.projection import TAGS, ColumnDecision, plan_column, project_column, typed_column
 
 ITEM = "_item"
 ITEM_SHA = "_item_sha256"
@@ -41,6 +50,13 @@ _TAG_FIELDS = pa.struct([
     ("NULL", pa.bool_()), ("SS", pa.list_(pa.string())), ("NS", pa.list_(pa.string())),
     ("BS", pa.list_(pa.string())), ("M", pa.struct([])), ("L", pa.list_(pa.struct([]))),
 ])
+# An attribute value without a type tag, or a tag with a null value (not DynamoDB JSON, but
+# possible input): then the tags seen per attribute may not be what the reader sees. Also
+# matches empty maps and strings holding this text, which only costs a slower build.
+_SUSPECT = r'":\{\}|":null'
+_KNOWN_TAGS = frozenset(TAGS)
+_MAX_SHAPES = 1024  # distinct item shapes cached before folding them into per-name tags
+_Values = dict[tuple[str, str], "pa.ChunkedArray"]
 
 
 @dataclass
@@ -56,19 +72,33 @@ class EncodedPart:
     columns: list[ColumnDecision]
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What every item with the same attribute names and type tags (in order) needs."""
+
+    names: tuple[str, ...]
+    tags: tuple[str, ...]
+    sets: tuple[tuple[str, str], ...]  # (attribute, set tag) to sort
+    nested: bool  # has a map or list, which may hold sets
+    regular: bool = True  # one tag per value (else: canonicalized the slow way)
+
+
 class PartBuilder:
     """Accumulates wire-form items for one part.
 
     ``add`` takes ownership of the item: it puts its sets in canonical order (in place),
-    serializes and hashes it. ``build`` derives key and typed columns from the texts.
-    Memory is the canonical text plus its hash.
+    serializes and hashes it. ``build`` derives key and typed columns from the texts,
+    reading only the attributes that get a column. Memory is the canonical text plus its
+    hash, and a bounded cache of item shapes (attribute names and type tags).
     """
 
     def __init__(self, keys: KeySchema) -> None:
         self.keys = keys
         self._texts: list[bytes] = []
         self._shas: list[str] = []
-        self._names: set[str] = set()
+        self._shapes: dict[tuple[tuple[str, ...], tuple[str, ...]], _Shape] = {}
+        self._tags: dict[str, set[str]] = {}  # attribute -> type tags (folded shapes)
+        self._exact = False  # read every type tag of every attribute (unusual items)
         self._longest = 0
         self.item_bytes = 0
 
@@ -76,76 +106,152 @@ class PartBuilder:
         return len(self._texts)
 
     def add(self, item: Item) -> None:
-        top_sets = 0
-        nested = False
-        for av in item.values():
-            for tag in av:
-                if tag in _SETS:
-                    av[tag] = sort_set(tag, av[tag])
-                    top_sets += 1
-                elif tag in _CONTAINERS:
-                    nested = True
+        names = tuple(item)
+        tags = tuple(chain.from_iterable(item.values()))  # each value's type tag(s)
+        shape = self._shapes.get((names, tags))
+        if shape is None:
+            shape = self._new_shape(names, tags)
+        if not shape.regular:
+            canonicalize(item)
+        for name, tag in shape.sets:
+            av = item[name]
+            if tag not in av:  # the tags are not one per value: see _new_shape
+                self._exact = True
+                canonicalize(item)
+                break
+            av[tag] = sort_set(tag, av[tag])
         # orjson returns its growth buffer (~4-8 KB) as the bytes object; copy to keep
         # only the text (a 14x smaller part in memory for ~600-byte items).
         text = memoryview(orjson.dumps(item, option=orjson.OPT_SORT_KEYS)).tobytes()
-        if nested and text.count(_SET_MARKER) > top_sets:
+        if shape.nested and text.count(_SET_MARKER) > len(shape.sets):
             text = canonical_bytes(item)  # sets inside maps or lists: sort them too
         self._texts.append(text)
         self._shas.append(sha256_hex(text))
-        self._names.update(item)
         self.item_bytes += len(text)
         if len(text) > self._longest:
             self._longest = len(text)
+
+    def _new_shape(self, names: tuple[str, ...], tags: tuple[str, ...]) -> _Shape:
+        """The shape of items with these names and tags, cached when each value has one tag
+        (no ``{}`` value and, then, the tags pair up with the names)."""
+        if len(names) != len(tags):
+            self._exact = True
+            for name in names:
+                self._tags.setdefault(name, set())
+            return _Shape(names, (), (), True, regular=False)
+        if not _KNOWN_TAGS.issuperset(tags):
+            self._exact = True  # not DynamoDB JSON: read the known tags as they are
+        if len(self._shapes) >= _MAX_SHAPES:
+            self._fold_shapes()
+        shape = _Shape(names, tags, tuple((n, t) for n, t in zip(names, tags, strict=True)
+                                          if t in _SETS), not _CONTAINERS.isdisjoint(tags))
+        self._shapes[(names, tags)] = shape
+        return shape
+
+    def _fold_shapes(self) -> None:
+        for shape in self._shapes.values():
+            for name, tag in zip(shape.names, shape.tags, strict=True):
+                self._tags.setdefault(name, set()).add(tag)
+        self._shapes.clear()
 
     def add_all(self, items: Iterable[Item]) -> None:
         for item in items:
             self.add(item)
 
     def build(self) -> EncodedPart:
-        n = len(self._texts)
-        attributes = self._read_attributes()
-        arrays: dict[str, pa.Array] = {
-            ITEM: pa.ExtensionArray.from_storage(pa.json_(), pa.array(self._texts, pa.string())),
+        self._fold_shapes()
+        names = sorted(self._tags)
+        storage = self._item_storage()
+        if len(storage) and pc.any(pc.match_substring_regex(storage, _SUSPECT)).as_py():
+            self._exact = True
+        lowered: dict[str, int] = {}
+        for name in names:
+            lowered[name.lower()] = lowered.get(name.lower(), 0) + 1
+        collides = {name: lowered[name.lower()] > 1 for name in names}
+        plans: dict[str, ColumnDecision | None] = dict.fromkeys(names)
+        if not self._exact:  # else decided from the read tags, as project_column does
+            plans = {name: plan_column(name, [t for t in TAGS if t in self._tags[name]],
+                                       case_collision=collides[name]) for name in names}
+        values = self._read_values(plans)
+        arrays: dict[str, pa.Array | pa.ChunkedArray] = {
+            ITEM: pa.ExtensionArray.from_storage(pa.json_(), storage),
             ITEM_SHA: pa.array(self._shas, pa.string()),
         }
         for column, attr in ((PK, self.keys.partition), (SK, self.keys.sort)):
             if attr is not None:
-                arrays[column] = _key_array(attributes[attr.name].field(attr.type), attr.type)
-        lowered: dict[str, int] = {}
-        for name in self._names:
-            lowered[name.lower()] = lowered.get(name.lower(), 0) + 1
+                arrays[column] = _key_array(values[attr.name, attr.type], attr.type)
         decisions = []
-        for name in sorted(self._names):
-            decision, array = project_column(name, attributes[name],
-                                             case_collision=lowered[name.lower()] > 1)
+        for name in names:
+            plan = plans[name]
+            if self._exact:
+                decision, array = project_column(name, values[name, ""],
+                                                 case_collision=collides[name])
+            elif plan is None:
+                (tag,) = self._tags[name]
+                decision, array = typed_column(name, tag, values[name, tag])
+            else:
+                decision, array = plan, None
             decisions.append(decision)
             if array is not None:
                 arrays[name] = array
-        table = pa.table(arrays)
+        return self._finish(pa.table(arrays), values, decisions)
+
+    def _finish(self, table: pa.Table, values: _Values,
+                decisions: list[ColumnDecision]) -> EncodedPart:
+        n = table.num_rows
         min_key = max_key = None
         if n:
             ranked = self._key_order(table)
             table = table.take(ranked)
-            min_key = self._key_at(attributes, ranked[0].as_py())
-            max_key = self._key_at(attributes, ranked[-1].as_py())
-        digest = Digest(sum(int(h, 16) for h in self._shas) % Digest.MOD, n)
+            min_key = self._key_at(values, ranked[0].as_py())
+            max_key = self._key_at(values, ranked[-1].as_py())
+        total = sum(map(int, self._shas, repeat(16, n)))
+        digest = Digest(total % Digest.MOD, n)
         return EncodedPart(table, n, self.item_bytes, digest, min_key, max_key, decisions)
 
-    def _read_attributes(self) -> dict[str, pa.StructArray]:
-        """One struct column per top-level attribute, with a field per DynamoDB type tag."""
-        names = sorted(self._names)
-        schema = pa.schema([pa.field(name, _TAG_FIELDS) for name in names])
-        if not self._texts:
-            return {name: pa.array([], _TAG_FIELDS) for name in names}
+    def _read_values(self, plans: dict[str, ColumnDecision | None]) -> _Values:
+        """The values of each (attribute, tag) that a column or a key needs, read from the
+        texts in C++; in exact mode, (attribute, "") is the struct of all the tags."""
+        wanted: dict[str, tuple[str, ...]]
+        if self._exact:
+            wanted = dict.fromkeys(plans, TAGS)
+        else:
+            wanted = {name: tuple(self._tags[name]) for name, plan in plans.items()
+                      if plan is None}
+            for attr in self.keys.attributes:
+                wanted[attr.name] = tuple({*wanted.get(attr.name, ()), attr.type})
+        fields = [pa.field(name, pa.struct([(t, _TAG_FIELDS.field(t).type) for t in tags]))
+                  for name, tags in sorted(wanted.items())]
+        table = self._read_json(pa.schema(fields))
+        values: _Values = {}
+        for name, tags in wanted.items():
+            column = table.column(name)
+            if self._exact:
+                values[name, ""] = column.combine_chunks()
+            values.update(zip(((name, t) for t in tags), column.flatten(), strict=True))
+        return values
+
+    def _read_json(self, schema: pa.Schema) -> pa.Table:
+        if not self._texts or not len(schema):
+            return pa.table({f.name: pa.array([None] * len(self._texts), f.type)
+                             for f in schema}, schema=schema)
         data = b"\n".join(self._texts)
         # A block must hold the longest line; small parts get one small block.
         block = max(2 * self._longest + 2, min(len(data) + 1, 1 << 23))
-        table = pj.read_json(
+        return pj.read_json(
             pa.BufferReader(data),
             read_options=pj.ReadOptions(block_size=block, use_threads=len(data) > block),
             parse_options=pj.ParseOptions(explicit_schema=schema,
                                           unexpected_field_behavior="ignore"))
-        return {name: table.column(name).combine_chunks() for name in names}
+
+    def _item_storage(self) -> pa.Array:
+        """The ``_item`` texts as one string array, built from their concatenation (orjson
+        writes valid UTF-8, so there is nothing to check per text)."""
+        if self.item_bytes >= 1 << 31:
+            return pa.array(self._texts, pa.string())
+        offsets = pa.array(list(accumulate(map(len, self._texts), initial=0)), pa.int32())
+        return pa.StringArray.from_buffers(len(self._texts), offsets.buffers()[1],
+                                           pa.py_buffer(b"".join(self._texts)))
 
     def _key_order(self, table: pa.Table) -> pa.Array:
         """Row order by DynamoDB key order. S and B key columns sort bytewise in Arrow (UTF-8
@@ -162,8 +268,8 @@ class PartBuilder:
         ranked = sorted(range(table.num_rows), key=lambda i: tuple(o[i] for o in orders))
         return pa.array(ranked, pa.int64())
 
-    def _key_at(self, attributes: dict[str, pa.StructArray], row: int) -> Item:
-        return {attr.name: {attr.type: attributes[attr.name].field(attr.type)[row].as_py()}
+    def _key_at(self, values: _Values, row: int) -> Item:
+        return {attr.name: {attr.type: values[attr.name, attr.type][row].as_py()}
                 for attr in self.keys.attributes}
 
 

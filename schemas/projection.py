@@ -110,6 +110,16 @@ def project_column(name: str, attribute: pa.StructArray,
     ``attribute`` has one field per type tag (see ``schemas.codec``); a row where the
     attribute is absent is null."""
     tags = types_present(attribute)
+    decision = plan_column(name, tags, case_collision=case_collision)
+    if decision is not None:
+        return decision, None
+    return typed_column(name, tags[0], attribute.field(tags[0]))
+
+
+def plan_column(name: str, tags: list[str], *, case_collision: bool) -> ColumnDecision | None:
+    """The decision for an attribute that gets no column, from its name and the types it
+    takes in the part (in ``TAGS`` order); None when it needs a column of type ``tags[0]``
+    (then call :func:`typed_column` with that tag's values)."""
     dynamo_type = "/".join(tags)
     problem = name_problem(name)
     if problem is None and case_collision:
@@ -117,11 +127,17 @@ def project_column(name: str, attribute: pa.StructArray,
     if problem is None and len(tags) > 1:
         problem = f"mixed types {dynamo_type}"
     if problem is not None:
-        return ColumnDecision(name, dynamo_type, None, problem), None
+        return ColumnDecision(name, dynamo_type, None, problem)
     tag = tags[0]
-    values = attribute.field(tag)
     if tag in ("M", "L", "NULL"):
-        return ColumnDecision(name, tag, None, f"{tag} stays in _item"), None
+        return ColumnDecision(name, tag, None, f"{tag} stays in _item")
+    return None
+
+
+def typed_column(name: str, tag: str, values: pa.Array | pa.ChunkedArray
+                 ) -> tuple[ColumnDecision, pa.Array | pa.ChunkedArray | None]:
+    """Build the typed column of a single-type attribute from its tag's values (null where
+    the attribute is absent), or decide it stays spine-only (numbers that do not fit)."""
     if tag == "N":
         array, type_name = _number_array(values)
         if array is None:
