@@ -133,7 +133,10 @@ def snapshots_command(lake: str, table: str | None, profile: str | None, region:
                       fmt: str, output: str | None) -> None:
     """List the committed snapshots in the lake (oldest first), with each snapshot's storage
     tier (STANDARD, GLACIER, GLACIER (thawed), ...; `local` for a folder) and when a restore
-    drill last proved it restorable (`ddblake drill`)."""
+    drill last proved it restorable (`ddblake drill`).
+
+    In table format it then shows, per table, the intervals of time that `as_of` rebuilds
+    exactly and any gaps in the change log (the same rows as `ddblake coverage`)."""
     from exporter.listing import snapshot_rows
     from lake import catalog
     from lake.archive import snapshot_tier
@@ -151,6 +154,23 @@ def snapshots_command(lake: str, table: str | None, profile: str | None, region:
         row["drilled"] = proven.get((row["table"], row["snapshot_id"]), "")
     render_to(rows, fmt, output, columns=("table", "snapshot_id", "created_at", "method",
                                           "consistency", "items", "bytes", "tier", "drilled"))
+    if fmt == "table" and output is None:
+        _show_coverage(io, sorted({r["table"] for r in rows}))
+
+
+def _show_coverage(io: Any, tables: list[str]) -> None:
+    from ddblake.commands.coverage import coverage_rows
+    from lake.coverage import coverage, describe
+
+    spans = [row for name in tables for row in coverage_rows(describe(coverage(io, name)))
+             if row["what"] != "change log"]
+    click.echo("")
+    if not spans:
+        click.echo("No change log covers any interval: as_of gives the latest snapshot at or "
+                   "before a time (`ddblake stream` makes it exact to the second).")
+        return
+    click.echo("as_of is exact (to the second) in these intervals; GAP rows are missing log:")
+    render_to(spans, "table", None, columns=("table", "what", "from", "to", "detail"))
 
 
 @cli.command("show")
