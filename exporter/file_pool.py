@@ -13,39 +13,23 @@ import gc
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from schemas.errors import DdbLakeError
+from schemas.errors import DdbLakeError, PortableError
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """A DdbLakeError crossing the process boundary with its hint intact."""
-
-    cls: type[DdbLakeError]
-    message: str
-    hint: str | None
-
-    def rebuild(self) -> DdbLakeError:
-        error = self.cls.__new__(self.cls)
-        Exception.__init__(error, self.message)
-        error.message, error.hint = self.message, self.hint
-        return error
 
 
 def _init_worker() -> None:
     gc.freeze()
 
 
-def _guarded(fn: Callable[[T], R], task: T) -> R | _Failure:
+def _guarded(fn: Callable[[T], R], task: T) -> R | PortableError:
     try:
         return fn(task)
     except DdbLakeError as e:
-        return _Failure(type(e), e.message, e.hint)
+        return PortableError.of(e)
 
 
 def run_tasks(fn: Callable[[T], R], tasks: Iterable[T], *, workers: int) -> Iterator[R]:
@@ -77,6 +61,6 @@ def _drain(pending: set[Future[Any]]) -> Iterator[Any]:
     for future in done:
         pending.discard(future)
         result = future.result()
-        if isinstance(result, _Failure):
+        if isinstance(result, PortableError):
             raise result.rebuild()
         yield result

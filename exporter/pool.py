@@ -16,7 +16,6 @@ import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from typing import Any
 
 from exporter.pages import install_raw_scan
@@ -24,25 +23,10 @@ from exporter.ratelimit import TokenBucket
 from exporter.segment import SegmentEnv, SegmentResult, SegmentTask, run_segment
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, WriteOptions, load_file_io
-from schemas.errors import DdbLakeError
+from schemas.errors import DdbLakeError, PortableError
 
 Report = Callable[[int, int], None]
 _WORKER: dict[str, Any] = {}
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """A DdbLakeError crossing the process boundary with its hint intact."""
-
-    cls: type[DdbLakeError]
-    message: str
-    hint: str | None
-
-    def rebuild(self) -> DdbLakeError:
-        error = self.cls.__new__(self.cls)
-        Exception.__init__(error, self.message)
-        error.message, error.hint = self.message, self.hint
-        return error
 
 
 def make_env(session: Any, io: FileIO, bucket: TokenBucket | None, report: Report,
@@ -70,11 +54,11 @@ def _init_worker(profile: str | None, region: str | None, lake: str,
     gc.freeze()  # keep boto3's service models and modules out of every collection
 
 
-def _run_in_worker(task: SegmentTask) -> SegmentResult | _Failure:
+def _run_in_worker(task: SegmentTask) -> SegmentResult | PortableError:
     try:
         return run_segment(task, _WORKER["env"])
     except DdbLakeError as e:
-        return _Failure(type(e), e.message, e.hint)
+        return PortableError.of(e)
 
 
 def run_parallel(tasks: Sequence[SegmentTask], *, workers: int, profile: str | None,
@@ -114,7 +98,7 @@ def _collect(futures: list[Future[Any]], progress: Any, report: Report,
         _drain(progress, report)
         for future in done:
             outcome = future.result()
-            if isinstance(outcome, _Failure):
+            if isinstance(outcome, PortableError):
                 raise outcome.rebuild()
             results.append(outcome)
 

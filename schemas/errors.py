@@ -7,6 +7,8 @@ prints both and exits with the class's ``exit_code``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class DdbLakeError(Exception):
     """Root of every ddblake error."""
@@ -105,3 +107,23 @@ class SandboxError(DdbLakeError):
     """User SQL tried to reach outside the lake or change the sandbox."""
 
     exit_code = 2
+
+
+@dataclass(frozen=True)
+class PortableError:
+    """A DdbLakeError crossing a process boundary with its class, message and hint intact
+    (an exception with keyword-only fields does not survive pickling on its own)."""
+
+    cls: type[DdbLakeError]
+    message: str
+    hint: str | None
+
+    @classmethod
+    def of(cls, error: DdbLakeError) -> PortableError:
+        return cls(type(error), error.message, error.hint)
+
+    def rebuild(self) -> DdbLakeError:
+        error = self.cls.__new__(self.cls)
+        Exception.__init__(error, self.message)
+        error.message, error.hint = self.message, self.hint
+        return error

@@ -10,11 +10,10 @@ from typing import Any
 import boto3
 
 from exporter import ExportConfig, export_table
-from exporter.pool import _Failure
 from lake.fileio import LocalFileIO
 from lake.progress import RecordingListener
 from schemas.dynamo_json import from_client, value_key
-from schemas.errors import CredentialsError
+from schemas.errors import CredentialsError, PortableError
 from tests.exporter.support import read_snapshot
 from tests.helpers import REGION, create_table, put_items, scan_all
 
@@ -35,7 +34,7 @@ def test_parallel_export_on_worker_processes(server_env: dict[str, str], lake_di
 
 
 def test_worker_errors_keep_class_and_hint() -> None:
-    failure = pickle.loads(pickle.dumps(_Failure(CredentialsError, "expired", "refresh")))
+    failure = pickle.loads(pickle.dumps(PortableError(CredentialsError, "expired", "refresh")))
     error = failure.rebuild()
     assert isinstance(error, CredentialsError)
     assert error.message == "expired" and error.hint == "refresh" and error.exit_code == 8
