@@ -136,12 +136,16 @@ def _prepare_target(run: _Run) -> None:
     journal.save(run.io)
 
 
+def _ttl_attribute(run: _Run) -> str | None:
+    """The TTL attribute when expired items are skipped."""
+    ttl = run.source.manifest.table_description.get("TimeToLive") or {}
+    name = ttl.get("AttributeName") if run.config.skip_expired else None
+    return str(name) if name else None
+
+
 def _context(run: _Run, spool: Spool) -> UnitContext:
-    description = run.source.manifest.table_description
-    ttl = description.get("TimeToLive") or {}
-    ttl_attribute = ttl.get("AttributeName") if run.config.skip_expired else None
     return UnitContext(run.config, run.journal.source_table, run.journal.restore_id,
-                       run.source.manifest.key_schema.to_dict(), ttl_attribute,
+                       run.source.manifest.key_schema.to_dict(), _ttl_attribute(run),
                        str(spool.root), float(run.journal.request["now"]))
 
 
@@ -149,7 +153,7 @@ def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
     journal = run.journal
     spool = Spool(journal.units)
     try:
-        spooled = spool.fill(query)
+        spooled = spool.fill(query, ttl_attribute=_ttl_attribute(run))
         if spooled != journal.selected:
             raise UsageError(f"the selection changed while it was read ({spooled} rows, "
                              f"{journal.selected} counted)", hint="run the restore again")

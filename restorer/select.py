@@ -90,11 +90,22 @@ def resolve_source(io: FileIO, config: RestoreConfig) -> Source:
     return Source(manifest, selection, label)
 
 
+def _value_sql(name: str, tag: str) -> str:
+    """SQL for the text under type ``tag`` of top-level attribute ``name`` of ``_item``
+    (NULL when it is absent or of another type)."""
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"').replace("'", "''")
+    return f"json_extract_string(_item, '$.\"{quoted}\".{tag}')"
+
+
 def key_text_sql(attr: KeyAttribute) -> str:
     """SQL for a key attribute's comparable text taken from ``_item``."""
-    name = attr.name.replace("\\", "\\\\").replace('"', '\\"').replace("'", "''")
-    text = f"json_extract_string(_item, '$.\"{name}\".{attr.type}')"
+    text = _value_sql(attr.name, attr.type)
     return f"ddblake_norm({text})" if attr.type == "N" else text
+
+
+def ttl_text_sql(name: str) -> str:
+    """SQL for the ``N`` text of a (TTL) attribute, NULL when absent or not a number."""
+    return _value_sql(name, "N")
 
 
 def _plain(value: Any, attr: KeyAttribute, where: str) -> str:
@@ -178,11 +189,19 @@ class Query:
                                       f"LIMIT {int(n)}").fetchall()
         return [str(r[0]) for r in rows]
 
-    def batches(self, units: int, rows: int = 8_192) -> Iterator[pa.RecordBatch]:
-        """Rows as (``_item`` text, ``_unit``): the unit is a hash of the key, so every
-        version of a key lands in the same unit and units are the same on every run."""
-        key = ", ".join(key_text_sql(a) for a in self.keys.attributes)
-        sql = (f"SELECT _item::VARCHAR AS _item, (hash({key}) % {int(units)})::INTEGER AS _unit "
-               f"FROM ({self.sql}) AS q")
+    def batches(self, units: int, rows: int = 8_192,
+                ttl_attribute: str | None = None) -> Iterator[pa.RecordBatch]:
+        """Rows as (``_item`` text, ``_unit``, the key values ``_k0``, ``_k1`` as compared by
+        DynamoDB value (see :func:`key_text_sql`), and with ``ttl_attribute`` its ``N`` text
+        ``_ttl``): the unit is a hash of the key, so every version of a key lands in the same
+        unit and units are the same on every run."""
+        names = [f"_k{i}" for i in range(len(self.keys.attributes))]
+        columns = ", ".join(f"{key_text_sql(a)} AS {n}"
+                            for a, n in zip(self.keys.attributes, names, strict=True))
+        if ttl_attribute:
+            columns += f", {ttl_text_sql(ttl_attribute)} AS _ttl"
+        sql = (f"SELECT _item, (hash({', '.join(names)}) % {int(units)})::INTEGER AS _unit, "
+               f"* EXCLUDE (_item) FROM (SELECT _item::VARCHAR AS _item, {columns} "
+               f"FROM ({self.sql}) AS q) AS r")
         relation = run_user_sql(self.con, sql)
         yield from relation.to_arrow_reader(rows)

@@ -1,31 +1,39 @@
 """The selection spooled to local files, one per unit of work.
 
-A unit holds the items whose key hashes to it, one canonical ``_item`` text per line
-(JSON text never holds a raw newline). Units are the grain of parallelism and of the
-journal: the same selection always gives the same units, whatever the row order.
-Memory stays bounded: rows stream from DuckDB through one small buffer per unit file.
+A unit holds the items whose key hashes to it, as an Arrow IPC stream of the rows
+:meth:`restorer.select.Query.batches` yields (the canonical ``_item`` text, the key values
+``_k0``/``_k1`` and, when expired items are skipped, the TTL text ``_ttl``), so the writer
+can check and send whole batches without parsing items (:mod:`restorer.rows`). Units are
+the grain of parallelism and of the journal: the same selection always gives the same
+units, whatever the row order. Memory stays bounded: rows stream from DuckDB and each
+batch is scattered to the unit files at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from restorer.select import Query
 
-_BUFFER = 256 * 1024
+UNIT = "_unit"
 
 
 def unit_count(selected: int, unit_rows: int) -> int:
     return max(1, math.ceil(selected / unit_rows))
+
+
+def unit_path(root: Path, unit: int) -> Path:
+    return root / f"unit-{unit:05d}.arrows"
 
 
 class Spool:
@@ -36,17 +44,24 @@ class Spool:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, unit: int) -> Path:
-        return self.root / f"unit-{unit:05d}.jsonl"
+        return unit_path(self.root, unit)
 
-    def fill(self, query: Query) -> int:
+    def fill(self, query: Query, ttl_attribute: str | None = None) -> int:
         """Stream the query into the unit files; return the number of rows."""
         total = 0
+        reader = query.batches(self.units, ttl_attribute=ttl_attribute)
         with contextlib.ExitStack() as stack:
-            files = [stack.enter_context(open(self.path(u), "wb", buffering=_BUFFER))
-                     for u in range(self.units)]
-            for batch in query.batches(self.units):
+            writers: list[pa.ipc.RecordBatchStreamWriter] = []
+            for batch in reader:
+                if not writers:
+                    schema = batch.schema.remove(batch.schema.get_field_index(UNIT))
+                    writers = [stack.enter_context(pa.ipc.new_stream(str(self.path(u)), schema))
+                               for u in range(self.units)]
                 total += batch.num_rows
-                _scatter(batch, files)
+                _scatter(batch, writers)
+        for u in range(self.units):  # an empty selection, or units no row hashed to
+            if not self.path(u).exists():
+                self.path(u).write_bytes(b"")
         return total
 
     def close(self) -> None:
@@ -54,28 +69,35 @@ class Spool:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _scatter(batch: pa.RecordBatch, files: list[BinaryIO]) -> None:
-    units = batch.column(1)
-    texts = batch.column(0)
+def _scatter(batch: pa.RecordBatch, writers: list[pa.ipc.RecordBatchStreamWriter]) -> None:
+    units = batch.column(UNIT)
     order = pc.sort_indices(units)
-    units_sorted = units.take(order).to_numpy(zero_copy_only=False)
-    texts_sorted = texts.take(order).to_pylist()
-    start = 0
-    n = len(texts_sorted)
-    while start < n:
-        unit = int(units_sorted[start])
-        end = start
-        while end < n and units_sorted[end] == unit:
-            end += 1
-        chunk = "\n".join(texts_sorted[start:end]) + "\n"
-        files[unit].write(chunk.encode("utf-8"))
-        start = end
+    rows = batch.drop_columns([UNIT]).take(order)
+    sorted_units = units.take(order).to_numpy(zero_copy_only=False)
+    bounds = [0, *(np.flatnonzero(np.diff(sorted_units)) + 1).tolist(), len(sorted_units)]
+    for start, end in itertools.pairwise(bounds):
+        writers[int(sorted_units[start])].write_batch(rows.slice(start, end - start))
+
+
+def read_unit_batches(path: Path, rows: int = 8_192) -> Iterator[pa.RecordBatch]:
+    """The rows of one unit file, in batches of about ``rows`` (small scattered batches
+    are combined so the vectorised checks run on large ones)."""
+    if path.stat().st_size == 0:
+        return
+    with pa.ipc.open_stream(str(path)) as reader:
+        pending: list[pa.RecordBatch] = []
+        count = 0
+        for batch in reader:
+            pending.append(batch)
+            count += batch.num_rows
+            if count >= rows:
+                yield pa.concat_batches(pending)
+                pending, count = [], 0
+        if pending:
+            yield pa.concat_batches(pending)
 
 
 def read_unit(path: Path) -> Iterator[bytes]:
     """The item texts of one unit file."""
-    with open(path, "rb") as f:
-        for line in f:
-            line = line.rstrip(b"\n")
-            if line:
-                yield line
+    for batch in read_unit_batches(path):
+        yield from batch.column(0).cast(pa.binary()).to_pylist()

@@ -24,7 +24,8 @@ from lake.fileio import FileIO, load_file_io
 from restorer.config import RestoreConfig
 from restorer.journal import UnitRecord
 from restorer.rawhttp import hooked, raw_writer
-from restorer.spool import read_unit
+from restorer.rows import unit_rows
+from restorer.spool import read_unit_batches, unit_path
 from restorer.transport import fast_writer
 from restorer.writer import BatchWriter, Outcome, Sleep, WcuBudget
 from schemas.keys import KeySchema
@@ -41,7 +42,7 @@ class UnitContext:
     now: float
 
     def spool_path(self, unit: int) -> Path:
-        return Path(self.spool_root) / f"unit-{unit:05d}.jsonl"
+        return unit_path(Path(self.spool_root), unit)
 
 
 def dead_letter_lines(dead: list[tuple[bytes, str]]) -> bytes:
@@ -54,11 +55,15 @@ def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
     config = ctx.config
     sender = fast_writer(client) if config.transport == "botocore" or hooked(client) \
         else raw_writer(client)
-    writer = BatchWriter(sender, config.target, KeySchema.from_dict(ctx.keys),
+    keys = KeySchema.from_dict(ctx.keys)
+    writer = BatchWriter(sender, config.target, keys,
                          mode=config.mode, policy=config.retry, budget=budget,
                          threads=config.threads, ttl_attribute=ctx.ttl_attribute, now=ctx.now,
                          sleep=sleep, rng=random.Random())
-    out: Outcome = writer.write(read_unit(ctx.spool_path(unit)))
+    ttl = (ctx.ttl_attribute, ctx.now) if ctx.ttl_attribute else None
+    rows = unit_rows(read_unit_batches(ctx.spool_path(unit)), keys, ttl=ttl,
+                     need_size=budget is not None)
+    out: Outcome = writer.write(rows)
     key = layout.restore_dead_letter(ctx.source_table, ctx.restore_id, unit)
     if out.dead:
         io.write(key, dead_letter_lines(out.dead))

@@ -73,6 +73,10 @@ class WcuBudget:
 
 @dataclass
 class Entry:
+    """An item ready to send: its wire text, its key (:func:`key_tuple`) and its write
+    units (0 when not computed: only items checked in Python have it, and only a writer
+    with a WCU budget needs it)."""
+
     text: bytes
     key: tuple[str, ...]
     wcu: int
@@ -133,8 +137,10 @@ class BatchWriter:
     sleep: Sleep = time.sleep
     rng: random.Random = field(default_factory=random.Random)
 
-    def write(self, texts: Iterable[bytes]) -> Outcome:
-        """Write every item; return counts and dead letters."""
+    def write(self, texts: Iterable[bytes | Entry]) -> Outcome:
+        """Write every item; return counts and dead letters. Texts are parsed and checked
+        against DynamoDB's limits here; an Entry was checked by its maker
+        (:mod:`restorer.rows`) and is sent as it is."""
         total = Outcome()
         batch: list[Entry] = []
         seen: set[tuple[str, ...]] = set()
@@ -160,7 +166,11 @@ class BatchWriter:
                 pool.shutdown(wait=True, cancel_futures=True)
         return total
 
-    def _prepare(self, text: bytes, total: Outcome) -> Entry | None:
+    def _prepare(self, text: bytes | Entry, total: Outcome) -> Entry | None:
+        if isinstance(text, Entry):
+            if text.wcu or self.budget is None:
+                return text
+            text = text.text  # a budget needs its exact size: check it here
         try:
             item = orjson.loads(text)
             size = validate_item(item, self.keys)
@@ -242,7 +252,8 @@ class BatchWriter:
         requests = (response.get("UnprocessedItems") or {}).get(self.table) or []
         if not requests:
             return []
-        by_key = {e.key: e for e in pending}
+        # keys from the texts themselves (an Entry's key may come from another JSON reader)
+        by_key = {key_tuple(orjson.loads(e.text), self.keys): e for e in pending}
         left = []
         for request in requests:
             item = from_client(request["PutRequest"]["Item"])
