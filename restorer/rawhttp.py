@@ -1,29 +1,27 @@
-"""The raw transport: pre-serialized bodies, SigV4-signed by botocore, sent over our own
-keep-alive HTTP connections (one per thread).
+"""The raw transport: pre-serialized bodies, SigV4-signed, sent over our own keep-alive
+HTTP connections (one per thread).
 
 botocore's per-call machinery (endpoint rules, event hooks, retry handler, parser) costs
 about 3 ms of CPU per BatchWriteItem here, more than everything else a restore does
 (``bench/restore/README.md``). This transport keeps botocore's credentials chain (including
-refresh) and its signer, and does everything else itself: the endpoint is the one the
-botocore client resolved, errors become ``ClientError`` with the service's code (so the
-batch writer classifies them as usual) and connection failures ``ConnectionClosedError``
-(retried by the writer's rounds; there is no inner retry layer here).
+refresh) and does everything else itself (:mod:`restorer.wire`: SigV4 signing and
+HTTP/1.1): the endpoint is the one the botocore client resolved, errors become
+``ClientError`` with the service's code (so the batch writer classifies them as usual) and
+connection failures ``ConnectionClosedError`` (retried by the writer's rounds; the only
+inner retry is resending once when a kept-alive connection turns out closed).
 
 Not supported: HTTP proxies, botocore event hooks (fault tests use the botocore transport).
 """
 
 from __future__ import annotations
 
-import http.client
 import threading
-import urllib.parse
 from typing import Any
 
 import orjson
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError, ConnectionClosedError
 
+from restorer.wire import Connection, Signer
 from schemas.dynamo_json import to_client
 
 _TARGET = "DynamoDB_20120810."
@@ -56,38 +54,23 @@ class RawWriter:
     def __init__(self, client: Any) -> None:
         self.endpoint = client.meta.endpoint_url
         self.region = client.meta.region_name
-        self._credentials = client._request_signer._credentials
-        parsed = urllib.parse.urlsplit(self.endpoint)
-        self._https = parsed.scheme == "https"
-        self._host = parsed.hostname or ""
-        self._port = parsed.port
-        self._path = parsed.path or "/"
+        self._signer = Signer(client._request_signer._credentials, self.region, self.endpoint)
         self._local = threading.local()
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            conn = cls(self._host, self._port, timeout=70)
+            conn = Connection(self.endpoint)
             self._local.conn = conn
         return conn
 
     def _send(self, operation: str, body: bytes) -> dict[str, Any]:
-        request = AWSRequest("POST", self.endpoint, data=body, headers={
-            "Content-Type": "application/x-amz-json-1.0",
-            "X-Amz-Target": _TARGET + operation})
-        frozen = self._credentials.get_frozen_credentials()
-        SigV4Auth(frozen, "dynamodb", self.region).add_auth(request)
-        headers = {k: v for k, v in request.headers.items()}
+        headers = self._signer.headers(_TARGET + operation, body)
         try:
-            conn = self._connection()
-            conn.request("POST", self._path, body=body, headers=headers)
-            response = conn.getresponse()
-            payload = response.read()
-        except (OSError, http.client.HTTPException) as e:
-            self._local.conn = None
+            status, payload = self._connection().post(self._signer.path, headers, body)
+        except OSError as e:
             raise ConnectionClosedError(endpoint_url=self.endpoint, error=e) from e
-        return _result(operation, response.status, payload)
+        return _result(operation, status, payload)
 
     def batch_put(self, table: str, texts: list[bytes]) -> dict[str, Any]:
         body = b"".join((b'{"RequestItems":{', orjson.dumps(table), b":[",
