@@ -110,9 +110,9 @@ def clean_rows(texts: pa.Array, key_values: list[pa.Array], keys: KeySchema,
             ok = pc.and_(ok, pc.and_(pc.greater(length, 0), pc.less_equal(length, limit)))
         else:
             ok = pc.and_(ok, pc.is_valid(value))
-    mask = ok.fill_null(False).to_numpy(zero_copy_only=False)
-    mask &= ~_duplicate_set_members(texts)
-    return mask
+    mask: np.ndarray = ok.fill_null(False).to_numpy(zero_copy_only=False)
+    clean: np.ndarray = mask & ~_duplicate_set_members(texts)
+    return clean
 
 
 def _duplicate_set_members(texts: pa.Array) -> np.ndarray:

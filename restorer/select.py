@@ -150,7 +150,20 @@ def load_keys(path: str, keys: KeySchema) -> pa.Table:
 
 
 def _norm_or_none(text: str | None) -> str | None:
-    return None if text is None else normalize_number(text)
+    """A number's normalized text; NULL for NULL or for text that is not a number (such an
+    item then fails validation in the writer and becomes a dead letter)."""
+    if text is None:
+        return None
+    try:
+        return normalize_number(text)
+    except (ArithmeticError, ValueError):
+        return None
+
+
+def add_functions(con: Any) -> None:
+    """The SQL functions the restore's queries use (``ddblake_norm``)."""
+    con.create_function("ddblake_norm", _norm_or_none, ["VARCHAR"], "VARCHAR",
+                        null_handling="special")
 
 
 class Query:
@@ -163,8 +176,7 @@ class Query:
         setup = [*source.selection.setup, "SET preserve_insertion_order = false",
                  "SET memory_limit = '512MB'"]
         self.con = sandboxed_connection(list(source.selection.paths), setup_sql=setup)
-        self.con.create_function("ddblake_norm", _norm_or_none, ["VARCHAR"], "VARCHAR",
-                                 null_handling="special")  # type: ignore[call-overload]
+        add_functions(self.con)
         sql = f"SELECT s._item FROM ({source.selection.sql}) AS s"
         if config.keys_file:
             self.con.register(KEYS_VIEW, load_keys(config.keys_file, keys))

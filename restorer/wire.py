@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import socket
 import ssl
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -55,7 +55,7 @@ class Signer:
     def headers(self, target: str, body: bytes, now: datetime | None = None) -> dict[str, str]:
         """The request's headers, Authorization included."""
         frozen = self._credentials.get_frozen_credentials()
-        stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
         headers = {"content-type": _CONTENT_TYPE, "host": self.host, "x-amz-date": stamp,
                    "x-amz-target": target}
         if frozen.token:
@@ -167,7 +167,7 @@ def _read_headers(file: Any) -> tuple[int | None, bool, bool]:
 
 
 def _read_chunked(file: Any) -> bytes:
-    out = []
+    out: list[bytes] = []
     while True:
         size = int(file.readline(65_537).split(b";", 1)[0], 16)
         if size == 0:

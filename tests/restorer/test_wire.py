@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from unittest import mock
 
 import pytest
@@ -34,8 +34,8 @@ def _botocore(credentials: Credentials, endpoint: str, when: datetime) -> dict[s
 def test_signature_equals_botocore(endpoint: str, token: str | None) -> None:
     credentials = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
     signer = Signer(credentials, "eu-west-3", endpoint)
-    for when in (datetime(2026, 11, 22, 23, 59, 59, tzinfo=timezone.utc),
-                 datetime(2026, 11, 23, 0, 0, 1, tzinfo=timezone.utc)):  # a new signing key
+    for when in (datetime(2026, 11, 22, 23, 59, 59, tzinfo=UTC),
+                 datetime(2026, 11, 23, 0, 0, 1, tzinfo=UTC)):  # a new signing key
         ours = signer.headers(TARGET, BODY, now=when)
         theirs = _botocore(credentials, endpoint, when)
         assert ours["authorization"] == theirs["authorization"]
@@ -83,7 +83,8 @@ def scripted() -> Iterator[type[Scripted]]:
 def test_framings_and_reconnect(scripted: type[Scripted]) -> None:
     server = scripted([
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n",
         None,  # the server drops the kept-alive connection: resent on a new one
         b"HTTP/1.1 400 Bad\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope",
         b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil-eof",
