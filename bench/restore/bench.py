@@ -62,12 +62,12 @@ def build_lake(n: int) -> Path:
 
 def run_ddblake() -> None:
     """In a fresh process: restore the lake into the (existing) bench table."""
-    lake, workers = sys.argv[2], int(sys.argv[3])
+    lake, workers, threads = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     sys.path.insert(0, str(ROOT))
     from restorer import RestoreConfig, restore
 
     config = RestoreConfig(lake=lake, target=TABLE, existing=True, verify=False,
-                           workers=workers, threads=2, unit_rows=50_000)
+                           workers=workers, threads=threads, unit_rows=50_000)
     c0 = resource.getrusage(resource.RUSAGE_SELF)
     k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -77,7 +77,8 @@ def run_ddblake() -> None:
     k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
            + k1.ru_utime + k1.ru_stime - k0.ru_utime - k0.ru_stime)
-    print(json.dumps({"method": f"ddblake workers={workers}", "items": result.written,
+    print(json.dumps({"method": f"ddblake workers={workers} threads={threads}",
+                      "items": result.written,
                       "wall": wall, "cpu": cpu,
                       "rss_mb": max(c1.ru_maxrss, k1.ru_maxrss) / 1024,
                       "note": "end to end: reads Parquet, validates, writes"}))
@@ -136,8 +137,9 @@ def _run(command: list[str], env: dict[str, str], timeout: float) -> dict[str, A
 def _methods(lake: Path, moto: bool) -> list[tuple[str, list[str]]]:
     parts = str(next((lake / TABLE / "snapshots").iterdir()) / "data")
     me = [sys.executable, str(HERE / "bench.py")]
-    methods = [("ddblake-1", [*me, "run-ddblake", str(lake), "1"]),
-               ("ddblake-2", [*me, "run-ddblake", str(lake), "2"]),
+    methods = [("ddblake-1", [*me, "run-ddblake", str(lake), "1", "2"]),
+               ("ddblake-1t1", [*me, "run-ddblake", str(lake), "1", "1"]),
+               ("ddblake-2", [*me, "run-ddblake", str(lake), "2", "2"]),
                ("batch_writer", [sys.executable, str(HERE / "peers.py"), "batch_writer",
                                  parts, TABLE]),
                ("client_batch", [sys.executable, str(HERE / "peers.py"), "client_batch",
@@ -196,6 +198,7 @@ def bench(sizes: list[int], moto: bool, only: set[str] | None) -> None:
                     continue
                 arrived = row["items"] if moto else _stats(endpoint, "/stats")["items"]
                 row.update(size=n, arrived=arrived, load1=round(load, 2),
+                           load1_end=round(os.getloadavg()[0], 2),
                            endpoint="moto" if moto else "fake",
                            items_per_s=row["items"] / row["wall"],
                            cpu_us_per_item=1e6 * row["cpu"] / row["items"])
@@ -210,11 +213,11 @@ def bench(sizes: list[int], moto: bool, only: set[str] | None) -> None:
 
 def _table(rows: list[dict[str, Any]]) -> None:
     print("\n| endpoint | items | method | items/s | client CPU us/item | peak RSS MB | "
-          "arrived | load1 |\n|---|---:|---|---:|---:|---:|---:|---:|")
+          "arrived | load1 start/end |\n|---|---:|---|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['endpoint']} | {r['size']:,} | {r['method']} | {r['items_per_s']:,.0f} | "
               f"{r['cpu_us_per_item']:.1f} | {r['rss_mb']:.0f} | {r['arrived']:,} | "
-              f"{r['load1']} |")
+              f"{r['load1']}/{r.get('load1_end', '')} |")
 
 
 def main() -> None:
