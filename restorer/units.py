@@ -2,12 +2,12 @@
 
 A unit is independent and serializable (:class:`UnitContext` + a unit number), so it can
 run in a thread, a worker process, or later another machine. Worker processes are started
-with ``spawn`` and build their own clients; the WCU budget is split evenly between them.
+from a fork server that imported this module once (:mod:`lake.processes`; spawned where
+fork is unsafe) and build their own clients; the WCU budget is split evenly between them.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +21,7 @@ import orjson
 from lake import layout
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, load_file_io
+from lake.processes import worker_context
 from restorer.config import RestoreConfig
 from restorer.journal import UnitRecord
 from restorer.rawhttp import hooked, raw_writer
@@ -99,8 +100,8 @@ def run_units(ctx: UnitContext, units: list[int], *, client: Any, io: FileIO,
         for unit in units:
             yield unit, write_unit(ctx, unit, client=client, io=io, budget=budget, sleep=sleep)
         return
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(config.workers, mp_context=spawn, initializer=_init_worker,
+    context = worker_context(["restorer.units"])
+    with ProcessPoolExecutor(config.workers, mp_context=context, initializer=_init_worker,
                              initargs=(ctx,)) as pool:
         yield from _bounded(pool.submit, ctx, units, 2 * config.workers)
 

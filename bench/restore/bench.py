@@ -64,8 +64,12 @@ def run_ddblake() -> None:
     """In a fresh process: restore the lake into the (existing) bench table."""
     lake, workers, threads = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(HERE.parent))
+    from proctree import become_subreaper
+
     from restorer import RestoreConfig, restore
 
+    become_subreaper()  # worker processes orphaned by the fork server are reaped here
     config = RestoreConfig(lake=lake, target=TABLE, existing=True, verify=False,
                            workers=workers, threads=threads, unit_rows=50_000)
     c0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -73,6 +77,7 @@ def run_ddblake() -> None:
     start = time.perf_counter()
     result = restore(config)
     wall = time.perf_counter() - start
+    _stop_fork_server()
     c1 = resource.getrusage(resource.RUSAGE_SELF)
     k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
@@ -82,6 +87,16 @@ def run_ddblake() -> None:
                       "wall": wall, "cpu": cpu,
                       "rss_mb": max(c1.ru_maxrss, k1.ru_maxrss) / 1024,
                       "note": "end to end: reads Parquet, validates, writes"}))
+
+
+def _stop_fork_server() -> None:
+    """Workers are children of the fork server, not of this process: stop (and reap) it, so
+    its CPU, which includes the workers' it reaped, counts in RUSAGE_CHILDREN."""
+    import multiprocessing.forkserver as forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)
+    if stop is not None:
+        stop()
 
 
 def _stats(endpoint: str, path: str) -> dict[str, Any]:
@@ -94,43 +109,19 @@ def _stats(endpoint: str, path: str) -> dict[str, Any]:
         return dict(json.loads(response.read()))
 
 
-def _tree_rss_kb(root: int) -> int:
-    """Resident memory of a process and all its descendants (from /proc)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            continue
-        parents[int(entry)] = int(fields.get("PPid", "0").strip())
-        rss[int(entry)] = int(fields.get("VmRSS", "0 kB").split()[0])
-    tree, grew = {root}, True
-    while grew:
-        more = {p for p, pp in parents.items() if pp in tree} - tree
-        tree |= more
-        grew = bool(more)
-    return sum(rss.get(p, 0) for p in tree)
+def _run(command: list[str], env: dict[str, str]) -> dict[str, Any] | None:
+    """Run one method in a fresh process tree; peak RSS and PSS of the whole tree come from
+    ``bench/proctree.py`` (PSS counts pages a forked worker shares with its parent once)."""
+    sys.path.insert(0, str(HERE.parent))
+    from proctree import measure
 
-
-def _run(command: list[str], env: dict[str, str], timeout: float) -> dict[str, Any] | None:
-    """Run one method in a fresh process tree, sampling its total RSS every 0.1 s
-    (ru_maxrss would carry the forking parent's size into the child)."""
-    proc = subprocess.Popen(["nice", "-n", "10", *command], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    peak, deadline = 0, time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        peak = max(peak, _tree_rss_kb(proc.pid))
-        time.sleep(0.1)
-    out, err = proc.communicate(timeout=60)
-    if proc.returncode != 0:
-        print(f"  FAILED: {err.strip()[-600:]}", file=sys.stderr)
+    result = measure(["nice", "-n", "10", *command], env)
+    if result["returncode"] != 0:
+        print(f"  FAILED: {result['stderr'].strip()[-600:]}", file=sys.stderr)
         return None
-    row = dict(json.loads(out.strip().splitlines()[-1]))
-    row["rss_mb"] = peak / 1024
+    row = dict(json.loads(result["stdout"].strip().splitlines()[-1]))
+    row["rss_mb"] = result["peak_rss_mb"] * 1e6 / 2**20
+    row["pss_mb"] = result["peak_pss_mb"] * 1e6 / 2**20
     return row
 
 
@@ -193,7 +184,7 @@ def bench(sizes: list[int], moto: bool, only: set[str] | None) -> None:
                 else:
                     _stats(endpoint, "/reset")
                 load = os.getloadavg()[0]
-                row = _run(command, env, timeout=3600)
+                row = _run(command, env)
                 if row is None:
                     continue
                 arrived = row["items"] if moto else _stats(endpoint, "/stats")["items"]
@@ -213,10 +204,11 @@ def bench(sizes: list[int], moto: bool, only: set[str] | None) -> None:
 
 def _table(rows: list[dict[str, Any]]) -> None:
     print("\n| endpoint | items | method | items/s | client CPU us/item | peak RSS MB | "
-          "arrived | load1 start/end |\n|---|---:|---|---:|---:|---:|---:|---:|")
+          "peak PSS MB | arrived | load1 start/end |\n|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['endpoint']} | {r['size']:,} | {r['method']} | {r['items_per_s']:,.0f} | "
-              f"{r['cpu_us_per_item']:.1f} | {r['rss_mb']:.0f} | {r['arrived']:,} | "
+              f"{r['cpu_us_per_item']:.1f} | {r['rss_mb']:.0f} | {r.get('pss_mb', 0):.0f} | "
+              f"{r['arrived']:,} | "
               f"{r['load1']}/{r.get('load1_end', '')} |")
 
 
