@@ -76,7 +76,8 @@ EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 @click.option("--max-rcu", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Read budget for the whole export, in RCU per second, shared by all "
                    "workers (default: unlimited).")
-@click.option("--target-file-mb", type=click.FloatRange(min=0, min_open=True), default=16.0,
+@click.option("--target-file-mb", type=click.FloatRange(min=0, min_open=True),
+              default=8.0,  # exporter.config.DEFAULT_TARGET_MB (a test keeps them equal)
               show_default=True,
               help="Cut a part when its items reach this many MB of canonical DynamoDB JSON "
                    "(the Parquet file is roughly 10 %% of that).")
