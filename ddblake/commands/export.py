@@ -36,6 +36,11 @@ def _segments(value: str) -> int | None:
 
 
 def _scan_mode(options: dict[str, Any]) -> dict[str, Any]:
+    from exporter.workers import WORKER_MODULES
+    from lake.processes import prestart
+
+    if options["workers"] != 1:  # the workers' modules load while this process loads its own
+        prestart(WORKER_MODULES)
     from exporter import ExportConfig, export_table
     from lake.aws import make_session
 
