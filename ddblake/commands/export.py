@@ -21,7 +21,7 @@ from ddblake.options import (
 )
 from ddblake.output import json_bytes, open_output, output_options, render, render_to, summary
 from ddblake.progress import TerminalProgress
-from lake.archive import STORAGE_CLASSES
+from lake.fileio import STORAGE_CLASSES
 from lake.locks import LOCK_MODES
 from schemas.errors import UsageError
 
