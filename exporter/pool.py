@@ -11,6 +11,7 @@ checkpoints saved, and the parent raises the failure. Ctrl-C does the same.
 from __future__ import annotations
 
 import gc
+import os
 import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
@@ -20,9 +21,10 @@ from typing import Any
 from exporter.pages import install_raw_scan
 from exporter.ratelimit import TokenBucket
 from exporter.segment import SegmentEnv, SegmentResult, SegmentTask, run_segment
+from exporter.workers import WORKER_MODULES
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, WriteOptions, load_file_io
-from lake.processes import worker_context
+from lake.processes import adopt, lean_memory, worker_context
 from schemas.errors import DdbLakeError, PortableError
 
 Report = Callable[[int, int], None]
@@ -37,13 +39,15 @@ def make_env(session: Any, io: FileIO, bucket: TokenBucket | None, report: Repor
 
 def run_serial(tasks: Sequence[SegmentTask], *, session: Any, io: FileIO,
                bucket: TokenBucket | None, report: Report) -> list[SegmentResult]:
+    lean_memory()
     env = make_env(session, io, bucket, report, lambda: False)
     return [run_segment(task, env) for task in tasks]
 
 
-def _init_worker(profile: str | None, region: str | None, lake: str,
+def _init_worker(environ: dict[str, str], profile: str | None, region: str | None, lake: str,
                  bucket: TokenBucket | None, progress: Any, stop: Any,
                  options: WriteOptions | None = None) -> None:
+    adopt(environ)
     session = make_session(profile, region)
     io = load_file_io(lake, session=session, options=options)
 
@@ -64,13 +68,13 @@ def _run_in_worker(task: SegmentTask) -> SegmentResult | PortableError:
 def run_parallel(tasks: Sequence[SegmentTask], *, workers: int, profile: str | None,
                  region: str | None, lake: str, bucket: TokenBucket | None,
                  report: Report, options: WriteOptions | None = None) -> list[SegmentResult]:
-    ctx = worker_context(["exporter.pool"])
+    ctx = worker_context(WORKER_MODULES)
     progress = ctx.Queue()
     stop = ctx.Event()
     results: list[SegmentResult] = []
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(profile, region, lake, bucket, progress, stop,
-                                       options)) as pool:
+                             initargs=(dict(os.environ), profile, region, lake, bucket,
+                                       progress, stop, options)) as pool:
         futures = [pool.submit(_run_in_worker, task) for task in tasks]
         try:
             _collect(futures, progress, report, results)

@@ -10,19 +10,12 @@ import boto3
 import pytest
 
 import lake.aws
-from ddblake.cli import main
 from tests.exporter.support import FaultInjector
-from tests.helpers import REGION, create_table, put_items
+from tests.helpers import REGION, create_table, put_items, run_cli
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(args)
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *args)
 
 
 @pytest.fixture
@@ -122,3 +115,12 @@ def test_help_texts(capsys: pytest.CaptureFixture[str]) -> None:
     for flag in ("--mode", "--segments", "--workers", "--consistent-read", "--max-rcu",
                  "--target-file-mb", "--resume", "--format", "--quiet"):
         assert flag in out
+
+
+def test_cli_part_size_default_is_the_librarys() -> None:
+    from ddblake.cli import cli, load_all_commands
+    from exporter.config import DEFAULT_TARGET_MB
+
+    load_all_commands()
+    (option,) = [p for p in cli.commands["export"].params if p.name == "target_file_mb"]
+    assert option.default == DEFAULT_TARGET_MB
