@@ -18,13 +18,14 @@ from typing import Any
 from lake import catalog, layout
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, load_file_io
+from lake.processes import prestart
 from lake.progress import NullListener, ProgressListener
 from restorer.config import RestoreConfig, RestoreIncomplete, RestoreResult, Verification
 from restorer.journal import Journal, find_resumable
 from restorer.select import Query, Source, resolve_source
 from restorer.spool import Spool, read_unit, unit_count
 from restorer.target import check_key_schema, create_target, describe, wait_active
-from restorer.units import UnitContext, run_units
+from restorer.units import WORKER_MODULES, UnitContext, run_units
 from restorer.verify import expected_digest, verify_by_key, verify_new
 from schemas.errors import NotFoundError, UsageError
 from schemas.keys import KeySchema
@@ -45,6 +46,8 @@ def restore(config: RestoreConfig, *, session: Any = None,
             listener: ProgressListener | None = None) -> RestoreResult:
     """Restore the selected items of a lake snapshot into a DynamoDB table."""
     started = time.monotonic()
+    if config.workers > 1:  # the fork server imports while the selection is counted
+        prestart(WORKER_MODULES)
     listener = listener or NullListener()
     session = session or make_session(config.profile, config.region)
     io = load_file_io(config.lake, session=session)

@@ -8,6 +8,8 @@ fork is unsafe) and build their own clients; the WCU budget is split evenly betw
 
 from __future__ import annotations
 
+import gc
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +23,7 @@ import orjson
 from lake import layout
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, load_file_io
-from lake.processes import worker_context
+from lake.processes import adopt, worker_context
 from restorer.config import RestoreConfig
 from restorer.journal import UnitRecord
 from restorer.rawhttp import hooked, raw_writer
@@ -77,13 +79,18 @@ def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(ctx: UnitContext) -> None:
+WORKER_MODULES = ("restorer.units",)
+
+
+def _init_worker(ctx: UnitContext, environ: dict[str, str]) -> None:
+    adopt(environ)  # a fork server keeps the environment it started with
     config = ctx.config
     session = make_session(config.profile, config.region)
     _WORKER["client"] = make_client("dynamodb", session)
     _WORKER["io"] = load_file_io(config.lake, session=session)
     share = config.max_wcu / config.workers if config.max_wcu else None
     _WORKER["budget"] = WcuBudget(share) if share else None
+    gc.freeze()  # keep boto3's service models and modules out of every collection
 
 
 def _run_in_worker(ctx: UnitContext, unit: int) -> tuple[int, UnitRecord]:
@@ -100,9 +107,9 @@ def run_units(ctx: UnitContext, units: list[int], *, client: Any, io: FileIO,
         for unit in units:
             yield unit, write_unit(ctx, unit, client=client, io=io, budget=budget, sleep=sleep)
         return
-    context = worker_context(["restorer.units"])
+    context = worker_context(WORKER_MODULES)
     with ProcessPoolExecutor(config.workers, mp_context=context, initializer=_init_worker,
-                             initargs=(ctx,)) as pool:
+                             initargs=(ctx, dict(os.environ))) as pool:
         yield from _bounded(pool.submit, ctx, units, 2 * config.workers)
 
 
