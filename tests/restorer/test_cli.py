@@ -9,20 +9,13 @@ from typing import Any
 import pytest
 
 from ddblake import sampledata
-from ddblake.cli import main
 from schemas.dynamo_json import from_client, to_client, value_key
-from tests.helpers import create_table, put_items, scan_all
+from tests.helpers import create_table, put_items, run_cli, scan_all
 from tests.restorer.lakehelp import snapshot_table
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(args)
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *args)
 
 
 @pytest.fixture
