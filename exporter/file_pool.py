@@ -4,7 +4,8 @@ At most ``2 * workers`` tasks are in flight (a producer never queues without lim
 first failure cancels what has not started and is re-raised in the parent with its hint
 (a DdbLakeError does not survive pickling on its own). ``workers <= 1`` runs the tasks in
 this process (tests, in-process moto, tiny exports). Workers use the ``spawn`` context
-(boto3 and forked sockets do not mix) and ``gc.freeze()`` what they imported.
+(boto3 and forked sockets do not mix), ``gc.freeze()`` what they imported and give Arrow
+the system allocator.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ R = TypeVar("R")
 
 
 def _init_worker() -> None:
+    """Freeze what the worker imported (the collector skips it), and give Arrow the system
+    allocator: mimalloc, Arrow's default, keeps the freed buffers of one part for the next,
+    which measured ~90 MB more peak RSS per worker (370 vs 285 MB at 32 MB parts) for no
+    CPU gain; the pool only lives in this worker process."""
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
     gc.freeze()
 
 
