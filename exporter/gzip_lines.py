@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
 from schemas.errors import CorruptDataError
 
@@ -27,7 +28,8 @@ def _fast_zlib() -> tuple[ModuleType, tuple[type[Exception], ...]]:
         from isal import isal_zlib
     except ImportError:  # pragma: no cover - depends on the installation
         return zlib, (zlib.error,)
-    return isal_zlib, (zlib.error, isal_zlib.error)
+    isal_error = cast(type[Exception], isal_zlib.error)  # its stub types it as an instance
+    return isal_zlib, (zlib.error, isal_error)
 
 
 INFLATE, INFLATE_ERRORS = _fast_zlib()

@@ -213,7 +213,9 @@ def main() -> None:
         print(json.dumps(one(args.run, args.data, export_dir)))
         return
     files = listed_files(args.data, export_dir)
-    results = {"items": args.items, "files": len(files),
+    from exporter.gzip_lines import INFLATE
+
+    results = {"items": args.items, "files": len(files), "inflate": INFLATE.__name__,
                "gzip_mb": round(sum(p.stat().st_size for p in files) / 1e6, 1),
                "load_before": os.getloadavg(), "cpus": os.cpu_count(), "runs": []}
     for method in args.methods.split(","):
