@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from ddblake.cli import _load_commands, cli
+from ddblake.cli import cli, load_all_commands
 
 HEADER = """# ddblake command reference
 
@@ -25,12 +25,12 @@ def _help(command: click.Command, name: str) -> str:
 
 
 def command_names() -> list[str]:
-    _load_commands()
+    load_all_commands()
     return sorted(cli.commands)
 
 
 def render() -> str:
-    _load_commands()
+    load_all_commands()
     parts = [HEADER, "## ddblake\n", "```text", _help(cli, "ddblake"), "```\n"]
     for name in command_names():
         parts += [f"## ddblake {name}\n", "```text", _help(cli.commands[name], f"ddblake {name}"),

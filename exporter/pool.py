@@ -1,17 +1,16 @@
 """Running segment tasks: serially in this process, or on a pool of worker processes.
 
 Processes, not threads: parsing is CPU-bound and the GIL makes threads 1x on this kind of
-work (performance.md section 3). Workers start with the ``spawn`` context (boto3 and
-forked sockets do not mix), build their own clients once, ``gc.freeze()`` what they
-imported, and send progress to the parent through a queue. The first failure sets a shared
-stop flag; other segments stop at their next page with their checkpoints saved, and the
-parent raises the failure. Ctrl-C does the same.
+work (performance.md section 3). Workers come from a fork server that imported this module
+once (:mod:`lake.processes`; spawned where fork is unsafe), build their own clients once,
+``gc.freeze()`` what they imported, and send progress to the parent through a queue. The
+first failure sets a shared stop flag; other segments stop at their next page with their
+checkpoints saved, and the parent raises the failure. Ctrl-C does the same.
 """
 
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
@@ -23,6 +22,7 @@ from exporter.ratelimit import TokenBucket
 from exporter.segment import SegmentEnv, SegmentResult, SegmentTask, run_segment
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, WriteOptions, load_file_io
+from lake.processes import worker_context
 from schemas.errors import DdbLakeError, PortableError
 
 Report = Callable[[int, int], None]
@@ -64,7 +64,7 @@ def _run_in_worker(task: SegmentTask) -> SegmentResult | PortableError:
 def run_parallel(tasks: Sequence[SegmentTask], *, workers: int, profile: str | None,
                  region: str | None, lake: str, bucket: TokenBucket | None,
                  report: Report, options: WriteOptions | None = None) -> list[SegmentResult]:
-    ctx = multiprocessing.get_context("spawn")
+    ctx = worker_context(["exporter.pool"])
     progress = ctx.Queue()
     stop = ctx.Event()
     results: list[SegmentResult] = []

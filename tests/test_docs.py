@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import click
 import pytest
 
-from ddblake.cli import cli
+from ddblake.cli import COMMANDS, cli, load_all_commands
 from ddblake.clidoc import command_names, render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,3 +29,20 @@ def test_every_command_has_help_and_a_readme_mention(name: str) -> None:
             assert param.help, f"ddblake {name} {param.opts[0]} needs help text"
     assert f"ddblake {name}" in (ROOT / "README.md").read_text(), (
         f"README.md does not mention `ddblake {name}`")
+
+
+def test_the_lazy_command_table_names_every_command_and_its_module() -> None:
+    load_all_commands()
+    defined = {name: command.callback.__module__ for name, command in cli.commands.items()
+               if command.callback is not None}
+    assert defined == {name: f"ddblake.commands.{module}" for name, module in COMMANDS.items()}
+
+
+def test_starting_the_cli_imports_no_command_module() -> None:
+    # Worker processes re-import the ddblake script; it must stay cheap.
+    code = ("import sys, ddblake.cli; "
+            "print(sorted(m for m in sys.modules if m.startswith('ddblake.commands.') "
+            "or m in ('duckdb', 'pandas', 'pyarrow')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

@@ -4,9 +4,9 @@
 
 For each server (the replay server of pre-recorded pages, then moto's server) and each tool
 (ddblake, awswrangler, dynamodump, a plain boto3 paginator), one fresh process runs the
-export; this script records wall time, client CPU (user+sys of the tool's process and its
-waited-for workers, from ``wait4``), peak RSS of the whole process tree (``/proc`` polled
-every 20 ms, summed over the tool and its workers) and the output bytes. Peers run in
+export; this script records wall time, client CPU, peak RSS and peak PSS of the tool's whole
+process tree (see ``bench/proctree.py``: workers included, also those a fork server starts)
+and the output bytes. Peers run in
 ``bench/scan/.venv-peers`` (created from ``requirements-peers.txt`` when missing).
 Results go to ``bench/scan/out/results-<server>-<n>.json``; ``report.py`` makes the table
 and chart.
@@ -20,12 +20,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from proctree import become_subreaper, measure  # noqa: E402  (bench/ is on sys.path now)
+
 ROOT = HERE.parents[1]
 OURS = Path(sys.executable).parent
 PEERS = HERE / ".venv-peers" / "bin"
@@ -40,54 +42,6 @@ def ensure_peers() -> None:
     subprocess.run([sys.executable, "-m", "venv", str(PEERS.parent)], check=True)
     subprocess.run([str(PEERS / "pip"), "install", "-q", "-r",
                     str(HERE / "requirements-peers.txt")], check=True)
-
-
-def tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(entry))
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
-            continue
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
-        total += rss.get(current, 0)
-        stack.extend(children.get(current, []))
-    return total
-
-
-def measure(command: list[str], env: dict[str, str]) -> dict[str, Any]:
-    started = time.monotonic()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak = [0]
-    done = threading.Event()
-
-    def poll() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], tree_rss(proc.pid))
-            time.sleep(0.02)
-
-    watcher = threading.Thread(target=poll, daemon=True)
-    watcher.start()
-    stdout = proc.stdout.read() if proc.stdout else b""
-    stderr = proc.stderr.read() if proc.stderr else b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.monotonic() - started
-    done.set()
-    watcher.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "peak_rss_mb": peak[0] / 1e6, "returncode": proc.returncode,
-            "stdout": stdout.decode(errors="replace")[-2000:],
-            "stderr": stderr.decode(errors="replace")[-2000:]}
 
 
 def dir_bytes(path: Path) -> int:
@@ -147,6 +101,7 @@ def run_all(server: str, endpoint: str, n: int, selected: list[str]) -> list[dic
                "items_per_s": round(n / result["wall_s"]) if ok else None,
                "cpu_us_per_item": round(1e6 * result["cpu_s"] / n, 1) if ok else None,
                "peak_rss_mb": round(result["peak_rss_mb"]),
+               "peak_pss_mb": round(result["peak_pss_mb"]),
                "output_bytes": dir_bytes(output) if output.exists() else 0,
                "load_avg": os.getloadavg()}
         if not row["ok"]:
@@ -178,6 +133,7 @@ def main() -> None:
     parser.add_argument("--tools", default="ddblake,awswrangler,dynamodump,boto3 paginator")
     args = parser.parse_args()
     selected = args.tools.split(",")
+    become_subreaper()
     ensure_peers()
     OUT.mkdir(exist_ok=True)
     for n in [] if args.skip_replay else args.items:
