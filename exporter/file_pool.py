@@ -3,31 +3,36 @@
 At most ``2 * workers`` tasks are in flight (a producer never queues without limit); the
 first failure cancels what has not started and is re-raised in the parent with its hint
 (a DdbLakeError does not survive pickling on its own). ``workers <= 1`` runs the tasks in
-this process (tests, in-process moto, tiny exports). Workers use the ``spawn`` context
-(boto3 and forked sockets do not mix), ``gc.freeze()`` what they imported and give Arrow
-the system allocator.
+this process (tests, in-process moto, tiny exports). Workers come from a fork server that
+imported the task function's module once (:mod:`lake.processes`; spawned where fork is
+unsafe), ``gc.freeze()`` what they imported and give Arrow the system allocator.
 """
 
 from __future__ import annotations
 
 import gc
-import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
+from lake.processes import worker_context
 from schemas.errors import DdbLakeError, PortableError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _init_worker() -> None:
-    """Freeze what the worker imported (the collector skips it), and give Arrow the system
-    allocator: mimalloc, Arrow's default, keeps the freed buffers of one part for the next,
-    which measured ~90 MB more peak RSS per worker (370 vs 285 MB at 32 MB parts) for no
-    CPU gain; the pool only lives in this worker process."""
+def _init_worker(environ: dict[str, str]) -> None:
+    """Take the parent's environment as it is now (a fork server keeps the one it started
+    with: AWS_ENDPOINT_URL or AWS_PROFILE set later would be lost), freeze what the worker
+    imported (the collector skips it), and give Arrow the system allocator: mimalloc,
+    Arrow's default, keeps the freed buffers of one part for the next, which measured ~90 MB
+    more peak RSS per worker (370 vs 285 MB at 32 MB parts) for no CPU gain."""
     import pyarrow as pa
+
+    os.environ.clear()
+    os.environ.update(environ)
 
     pa.set_memory_pool(pa.system_memory_pool())
     gc.freeze()
@@ -60,10 +65,10 @@ def run_tasks(fn: Callable[[T], R], tasks: Iterable[T], *, workers: int) -> Iter
         for task in tasks:
             yield fn(task)
         return
-    context = multiprocessing.get_context("spawn")
+    context = worker_context([__name__, fn.__module__])
     pending: set[Future[Any]] = set()
     with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=_init_worker) as pool:
+                             initializer=_init_worker, initargs=(dict(os.environ),)) as pool:
         try:
             for task in tasks:
                 pending.add(pool.submit(_guarded, fn, task))
