@@ -22,10 +22,11 @@ from exporter.ratelimit import TokenBucket
 from exporter.segment import SegmentEnv, SegmentResult, SegmentTask, run_segment
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, WriteOptions, load_file_io
-from lake.processes import worker_context
+from lake.processes import lean_memory, worker_context
 from schemas.errors import DdbLakeError, PortableError
 
 Report = Callable[[int, int], None]
+WORKER_MODULES = ("exporter.pool",)  # what the fork server imports for the workers
 _WORKER: dict[str, Any] = {}
 
 
@@ -37,6 +38,7 @@ def make_env(session: Any, io: FileIO, bucket: TokenBucket | None, report: Repor
 
 def run_serial(tasks: Sequence[SegmentTask], *, session: Any, io: FileIO,
                bucket: TokenBucket | None, report: Report) -> list[SegmentResult]:
+    lean_memory()
     env = make_env(session, io, bucket, report, lambda: False)
     return [run_segment(task, env) for task in tasks]
 
@@ -44,6 +46,7 @@ def run_serial(tasks: Sequence[SegmentTask], *, session: Any, io: FileIO,
 def _init_worker(profile: str | None, region: str | None, lake: str,
                  bucket: TokenBucket | None, progress: Any, stop: Any,
                  options: WriteOptions | None = None) -> None:
+    lean_memory()
     session = make_session(profile, region)
     io = load_file_io(lake, session=session, options=options)
 
@@ -64,7 +67,7 @@ def _run_in_worker(task: SegmentTask) -> SegmentResult | PortableError:
 def run_parallel(tasks: Sequence[SegmentTask], *, workers: int, profile: str | None,
                  region: str | None, lake: str, bucket: TokenBucket | None,
                  report: Report, options: WriteOptions | None = None) -> list[SegmentResult]:
-    ctx = worker_context(["exporter.pool"])
+    ctx = worker_context(WORKER_MODULES)
     progress = ctx.Queue()
     stop = ctx.Event()
     results: list[SegmentResult] = []

@@ -16,7 +16,7 @@ from typing import Any
 
 from exporter.config import ExportConfig, ExportResult
 from exporter.describe import describe_table
-from exporter.pool import run_parallel, run_serial
+from exporter.pool import WORKER_MODULES, run_parallel, run_serial
 from exporter.ratelimit import TokenBucket
 from exporter.segment import SegmentResult, SegmentTask
 from exporter.state import RunState, delete_state, load_run, pending_exports, save_run
@@ -24,6 +24,7 @@ from lake import layout
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, WriteOptions, load_file_io
 from lake.locks import export_options
+from lake.processes import prestart
 from lake.progress import NullListener, ProgressListener
 from lake.writers import SnapshotWriter, utc_now
 from schemas.errors import NotFoundError, UsageError
@@ -37,9 +38,11 @@ def export_table(config: ExportConfig, *, session: Any = None,
                  listener: ProgressListener | None = None) -> ExportResult:
     """Export ``config.table`` into ``config.lake`` as one committed snapshot."""
     listener = listener or NullListener()
+    started = time.monotonic()
+    if config.resolve_workers() > 1:
+        prestart(WORKER_MODULES)
     session = session or make_session(config.profile, config.region)
     io = _open_lake(config, session)
-    started = time.monotonic()
     run, resumed = _resume_run(io, config) if config.resume else _new_run(io, config, session)
     workers = min(config.resolve_workers(), run.segments)
     listener.message(f"{'resuming' if resumed else 'exporting'} {run.table} into "

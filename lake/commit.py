@@ -39,6 +39,9 @@ def write_parquet(io: FileIO, key: str, table: pa.Table,
     with tempfile.TemporaryDirectory(prefix="ddblake-part-") as tmp:
         local = Path(tmp, "part.parquet")
         pq.write_table(table, local, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS)
+        # Arrow's allocator keeps freed memory for reuse; hand it back between parts, so
+        # that a worker's footprint is one part's, not its largest part's plus fragments.
+        pa.default_memory_pool().release_unused()
         sha = file_sha256(local)
         size = local.stat().st_size
         io.put_file(key, local, options)

@@ -23,3 +23,24 @@ def worker_context(preload: Sequence[str]) -> BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(preload))
     return context
+
+
+def prestart(preload: Sequence[str]) -> None:
+    """Start the fork server now, so that it imports ``preload`` while the caller does
+    other work (describing the table, opening the lake) instead of when workers are due."""
+    if worker_context(preload).get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def lean_memory() -> None:
+    """Make Arrow allocate with the system allocator in this process.
+
+    Measured (bench/scan, 300k items, 2 workers): Arrow's default mimalloc pool keeps freed
+    memory for reuse, 45-50 MB more per worker at its peak than the system allocator
+    (tree PSS 583-600 MB vs 477-488 MB), for the same CPU time.
+    """
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())

@@ -53,7 +53,7 @@ _TAG_FIELDS = pa.struct([
 # An attribute value without a type tag, or a tag with a null value (not DynamoDB JSON, but
 # possible input): then the tags seen per attribute may not be what the reader sees. Also
 # matches empty maps and strings holding this text, which only costs a slower build.
-_SUSPECT = r'":\{\}|":null'
+_SUSPECT = (b'":{}', b'":null')
 _KNOWN_TAGS = frozenset(TAGS)
 _MAX_SHAPES = 1024  # distinct item shapes cached before folding them into per-name tags
 _Values = dict[tuple[str, str], "pa.ChunkedArray"]
@@ -159,10 +159,11 @@ class PartBuilder:
             self.add(item)
 
     def build(self) -> EncodedPart:
+        """The part, rows sorted by key. A builder builds once: this releases its texts."""
         self._fold_shapes()
         names = sorted(self._tags)
-        storage = self._item_storage()
-        if len(storage) and pc.any(pc.match_substring_regex(storage, _SUSPECT)).as_py():
+        data = b"\n".join(self._texts)
+        if any(data.find(marker) >= 0 for marker in _SUSPECT):
             self._exact = True
         lowered: dict[str, int] = {}
         for name in names:
@@ -172,14 +173,13 @@ class PartBuilder:
         if not self._exact:  # else decided from the read tags, as project_column does
             plans = {name: plan_column(name, [t for t in TAGS if t in self._tags[name]],
                                        case_collision=collides[name]) for name in names}
-        values = self._read_values(plans)
-        arrays: dict[str, pa.Array | pa.ChunkedArray] = {
-            ITEM: pa.ExtensionArray.from_storage(pa.json_(), storage),
-            ITEM_SHA: pa.array(self._shas, pa.string()),
-        }
-        for column, attr in ((PK, self.keys.partition), (SK, self.keys.sort)):
-            if attr is not None:
-                arrays[column] = _key_array(values[attr.name, attr.type], attr.type)
+        values = self._read_values(plans, data)
+        del data
+        keys = {column: _key_array(values[attr.name, attr.type], attr.type)
+                for column, attr in ((PK, self.keys.partition), (SK, self.keys.sort))
+                if attr is not None}
+        ranked = self._key_order(keys)
+        arrays: dict[str, pa.Array | pa.ChunkedArray] = {**self._spine(ranked), **keys}
         decisions = []
         for name in names:
             plan = plans[name]
@@ -194,22 +194,39 @@ class PartBuilder:
             decisions.append(decision)
             if array is not None:
                 arrays[name] = array
-        return self._finish(pa.table(arrays), values, decisions)
+        table = pa.table(arrays)
+        if ranked is not None:  # the spine is in key order already
+            others = [c for c in table.column_names if c not in (ITEM, ITEM_SHA)]
+            taken = table.select(others).take(ranked)
+            for column in others:
+                table = table.set_column(table.schema.get_field_index(column), column,
+                                         taken.column(column))
+        return self._finish(table, values, ranked, decisions)
 
-    def _finish(self, table: pa.Table, values: _Values,
+    def _spine(self, ranked: pa.Array | None) -> dict[str, pa.Array]:
+        """``_item`` and ``_item_sha256`` in key order, built from the texts, which are then
+        released (the part's biggest memory)."""
+        texts, shas = self._texts, self._shas
+        if ranked is not None:
+            order = ranked.to_pylist()
+            texts, shas = [texts[i] for i in order], [shas[i] for i in order]
+        self._texts = []
+        return {ITEM: pa.ExtensionArray.from_storage(pa.json_(), _string_array(texts)),
+                ITEM_SHA: pa.array(shas, pa.string())}
+
+    def _finish(self, table: pa.Table, values: _Values, ranked: pa.Array | None,
                 decisions: list[ColumnDecision]) -> EncodedPart:
         n = table.num_rows
         min_key = max_key = None
         if n:
-            ranked = self._key_order(table)
-            table = table.take(ranked)
-            min_key = self._key_at(values, ranked[0].as_py())
-            max_key = self._key_at(values, ranked[-1].as_py())
+            first, last = (0, n - 1) if ranked is None else (ranked[0].as_py(),
+                                                              ranked[-1].as_py())
+            min_key, max_key = self._key_at(values, first), self._key_at(values, last)
         total = sum(map(int, self._shas, repeat(16, n)))
         digest = Digest(total % Digest.MOD, n)
         return EncodedPart(table, n, self.item_bytes, digest, min_key, max_key, decisions)
 
-    def _read_values(self, plans: dict[str, ColumnDecision | None]) -> _Values:
+    def _read_values(self, plans: dict[str, ColumnDecision | None], data: bytes) -> _Values:
         """The values of each (attribute, tag) that a column or a key needs, read from the
         texts in C++; in exact mode, (attribute, "") is the struct of all the tags."""
         wanted: dict[str, tuple[str, ...]]
@@ -222,7 +239,7 @@ class PartBuilder:
                 wanted[attr.name] = tuple({*wanted.get(attr.name, ()), attr.type})
         fields = [pa.field(name, pa.struct([(t, _TAG_FIELDS.field(t).type) for t in tags]))
                   for name, tags in sorted(wanted.items())]
-        table = self._read_json(pa.schema(fields))
+        table = self._read_json(pa.schema(fields), data)
         values: _Values = {}
         for name, tags in wanted.items():
             column = table.column(name)
@@ -231,11 +248,10 @@ class PartBuilder:
             values.update(zip(((name, t) for t in tags), column.flatten(), strict=True))
         return values
 
-    def _read_json(self, schema: pa.Schema) -> pa.Table:
+    def _read_json(self, schema: pa.Schema, data: bytes) -> pa.Table:
         if not self._texts or not len(schema):
             return pa.table({f.name: pa.array([None] * len(self._texts), f.type)
                              for f in schema}, schema=schema)
-        data = b"\n".join(self._texts)
         # A block must hold the longest line; small parts get one small block.
         block = max(2 * self._longest + 2, min(len(data) + 1, 1 << 23))
         return pj.read_json(
@@ -244,33 +260,41 @@ class PartBuilder:
             parse_options=pj.ParseOptions(explicit_schema=schema,
                                           unexpected_field_behavior="ignore"))
 
-    def _item_storage(self) -> pa.Array:
-        """The ``_item`` texts as one string array, built from their concatenation (orjson
-        writes valid UTF-8, so there is nothing to check per text)."""
-        if self.item_bytes >= 1 << 31:
-            return pa.array(self._texts, pa.string())
-        offsets = pa.array(list(accumulate(map(len, self._texts), initial=0)), pa.int32())
-        return pa.StringArray.from_buffers(len(self._texts), offsets.buffers()[1],
-                                           pa.py_buffer(b"".join(self._texts)))
-
-    def _key_order(self, table: pa.Table) -> pa.Array:
-        """Row order by DynamoDB key order. S and B key columns sort bytewise in Arrow (UTF-8
-        byte order is DynamoDB's string order); N keys, kept as exact text, sort by value."""
+    def _key_order(self, keys: dict[str, pa.Array]) -> pa.Array | None:
+        """Row order by DynamoDB key order, or None when the rows are in that order already.
+        S and B key columns sort bytewise in Arrow (UTF-8 byte order is DynamoDB's string
+        order); N keys, kept as exact text, sort by value."""
+        rows = len(self._shas)
         if all(a.type != "N" for a in self.keys.attributes):
-            columns = [(c, "ascending") for c in (PK, SK) if c in table.column_names]
-            return pc.sort_indices(table, sort_keys=columns)
-        orders = []
-        for column, attr in ((PK, self.keys.partition), (SK, self.keys.sort)):
-            if attr is not None:
-                values = table.column(column).to_pylist()
-                wire = [base64.b64encode(v).decode() if attr.type == "B" else v for v in values]
-                orders.append([key_order({attr.type: v}) for v in wire])
-        ranked = sorted(range(table.num_rows), key=lambda i: tuple(o[i] for o in orders))
-        return pa.array(ranked, pa.int64())
+            ranked = pc.sort_indices(pa.table(keys),
+                                     sort_keys=[(c, "ascending") for c in keys])
+        else:
+            orders = []
+            for column, attr in ((PK, self.keys.partition), (SK, self.keys.sort)):
+                if attr is not None:
+                    values = keys[column].to_pylist()
+                    wire = [base64.b64encode(v).decode() if attr.type == "B" else v
+                            for v in values]
+                    orders.append([key_order({attr.type: v}) for v in wire])
+            ranked = pa.array(sorted(range(rows), key=lambda i: tuple(o[i] for o in orders)),
+                              pa.int64())
+        in_order = pc.all(pc.equal(ranked, pa.array(range(rows), ranked.type))).as_py()
+        return None if rows == 0 or in_order else ranked
 
     def _key_at(self, values: _Values, row: int) -> Item:
         return {attr.name: {attr.type: values[attr.name, attr.type][row].as_py()}
                 for attr in self.keys.attributes}
+
+
+def _string_array(texts: list[bytes]) -> pa.Array:
+    """Texts as one string array, built from their concatenation (orjson writes valid
+    UTF-8, so there is nothing to check per text)."""
+    size = sum(map(len, texts))
+    if size >= 1 << 31:
+        return pa.array(texts, pa.string())
+    offsets = pa.array(list(accumulate(map(len, texts), initial=0)), pa.int32())
+    return pa.StringArray.from_buffers(len(texts), offsets.buffers()[1],
+                                       pa.py_buffer(b"".join(texts)))
 
 
 def _key_array(values: pa.Array, key_type: str) -> pa.Array:
