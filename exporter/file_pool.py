@@ -59,6 +59,7 @@ def plan(tasks: Sequence[T], weight: Callable[[T], int], workers: int) -> tuple[
 def run_tasks(fn: Callable[[T], R], tasks: Iterable[T], *, workers: int) -> Iterator[R]:
     """Results of ``fn(task)`` in completion order. ``fn`` must be a module-level function."""
     if workers <= 1:
+        lean_memory()  # as the scan exporter's serial path does
         for task in tasks:
             yield fn(task)
         return
