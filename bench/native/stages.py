@@ -35,7 +35,8 @@ def best_cpu(fn: Callable[[], Any], repeat: int) -> float:
     return best
 
 
-def stage_functions(path: Path) -> tuple[int, dict[str, Callable[[], Any]], Callable[[], Any]]:
+def stage_functions(path: Path, repeat: int) -> tuple[int, dict[str, Callable[[], Any]],
+                                                    Callable[[], Any]]:
     """(items, {stage: fn}, convert_file on this file) for the data file at ``path``."""
     from exporter.export_reader import DataFile, b64_md5, verify_md5
     from exporter.gzip_lines import iter_lines
@@ -62,8 +63,8 @@ def stage_functions(path: Path) -> tuple[int, dict[str, Callable[[], Any]], Call
             builder.add(_item_of(line, uri, number, names))
         return builder
 
-    filled = [parse_add() for _ in range(4)]
-    part = filled[-1].build()
+    filled = [parse_add() for _ in range(repeat + 1)]  # a builder builds once
+    part = filled.pop().build()
     task = FileTask(0, data_file, str(path.parent), lake.uri, "T", "01767225600000-00000001",
                     keys, ConvertConfig(workers=1))
     stages = {
@@ -85,7 +86,7 @@ def main() -> None:
     from exporter.gzip_lines import INFLATE
 
     path = max((args.data / "bucket").rglob("*.json.gz"), key=lambda p: p.stat().st_size)
-    n, stages, whole = stage_functions(path)
+    n, stages, whole = stage_functions(path, args.repeat)
     whole()  # warm-up: pyarrow kernels, the JSON reader, the Parquet writer
     gc.freeze()
     seconds = {name: best_cpu(fn, args.repeat) for name, fn in stages.items()}
