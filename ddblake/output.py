@@ -12,11 +12,13 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
-import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "csv", "json", "ndjson")
@@ -61,6 +63,8 @@ def _cell(value: Any) -> str:
 
 
 def _batches(data: Any) -> Iterable[pa.RecordBatch]:
+    import pyarrow as pa  # here: the CLI starts without it (see ddblake.cli)
+
     if isinstance(data, pa.Table):
         yield from data.to_batches(max_chunksize=10_000)
     elif isinstance(data, pa.RecordBatchReader):
@@ -72,6 +76,8 @@ def _batches(data: Any) -> Iterable[pa.RecordBatch]:
 
 
 def _names(data: Any) -> list[str]:
+    import pyarrow as pa
+
     if isinstance(data, pa.Table | pa.RecordBatchReader):
         return list(data.schema.names)
     return []

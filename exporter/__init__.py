@@ -1,8 +1,7 @@
-"""Capture: parallel segmented Scan -> Parquet snapshots, native exports, streams.
+"""Capture: parallel segmented Scan -> Parquet snapshots (and native exports).
 
-The names below are imported on first use (PEP 562), so a worker process that only
-converts native export files does not pay for the scan exporter's imports (boto3 among
-them): about half a second of CPU per process.
+The package's names are imported on first use, so that ``import exporter.config`` stays
+light: the command line starts the workers' fork server before it imports the rest.
 """
 
 from __future__ import annotations

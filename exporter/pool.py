@@ -11,6 +11,7 @@ checkpoints saved, and the parent raises the failure. Ctrl-C does the same.
 from __future__ import annotations
 
 import gc
+import os
 import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
@@ -20,13 +21,13 @@ from typing import Any
 from exporter.pages import install_raw_scan
 from exporter.ratelimit import TokenBucket
 from exporter.segment import SegmentEnv, SegmentResult, SegmentTask, run_segment
+from exporter.workers import WORKER_MODULES
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, WriteOptions, load_file_io
-from lake.processes import lean_memory, worker_context
+from lake.processes import adopt, lean_memory, worker_context
 from schemas.errors import DdbLakeError, PortableError
 
 Report = Callable[[int, int], None]
-WORKER_MODULES = ("exporter.pool",)  # what the fork server imports for the workers
 _WORKER: dict[str, Any] = {}
 
 
@@ -43,10 +44,10 @@ def run_serial(tasks: Sequence[SegmentTask], *, session: Any, io: FileIO,
     return [run_segment(task, env) for task in tasks]
 
 
-def _init_worker(profile: str | None, region: str | None, lake: str,
+def _init_worker(environ: dict[str, str], profile: str | None, region: str | None, lake: str,
                  bucket: TokenBucket | None, progress: Any, stop: Any,
                  options: WriteOptions | None = None) -> None:
-    lean_memory()
+    adopt(environ)
     session = make_session(profile, region)
     io = load_file_io(lake, session=session, options=options)
 
@@ -72,8 +73,8 @@ def run_parallel(tasks: Sequence[SegmentTask], *, workers: int, profile: str | N
     stop = ctx.Event()
     results: list[SegmentResult] = []
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(profile, region, lake, bucket, progress, stop,
-                                       options)) as pool:
+                             initargs=(dict(os.environ), profile, region, lake, bucket,
+                                       progress, stop, options)) as pool:
         futures = [pool.submit(_run_in_worker, task) for task in tasks]
         try:
             _collect(futures, progress, report, results)

@@ -16,10 +16,11 @@ from typing import Any
 
 from exporter.config import ExportConfig, ExportResult
 from exporter.describe import describe_table
-from exporter.pool import WORKER_MODULES, run_parallel, run_serial
+from exporter.pool import run_parallel, run_serial
 from exporter.ratelimit import TokenBucket
 from exporter.segment import SegmentResult, SegmentTask
 from exporter.state import RunState, delete_state, load_run, pending_exports, save_run
+from exporter.workers import WORKER_MODULES
 from lake import layout
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, WriteOptions, load_file_io

@@ -16,13 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lake import catalog, layout
-from lake.fileio import FileIO, ObjectInfo, S3FileIO
+from lake.fileio import STORAGE_CLASSES, FileIO, ObjectInfo, S3FileIO
 from lake.progress import NullListener, ProgressListener
 from schemas.errors import ArchivedError, MissingDataError, UsageError
 from schemas.manifest import Manifest
 
-STORAGE_CLASSES = ("STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
-                   "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
 # Storage classes whose objects cannot be read until restored (RestoreObject).
 COLD_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 THAW_TIERS = ("Standard", "Bulk", "Expedited")

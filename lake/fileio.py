@@ -21,6 +21,9 @@ from typing import Any
 
 from schemas.errors import AlreadyExistsError, ArchivedError, NotFoundError, StorageError
 
+# S3 storage classes ddblake writes to or archives into (``STANDARD`` first).
+STORAGE_CLASSES = ("STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+                   "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
 
 @dataclass(frozen=True)
 class ObjectInfo:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lake import catalog, layout
-from lake.archive import STORAGE_CLASSES, require_s3
-from lake.fileio import FileIO, S3FileIO
+from lake.archive import require_s3
+from lake.fileio import STORAGE_CLASSES, FileIO, S3FileIO
 from lake.progress import NullListener, ProgressListener
 from lake.writers import SNAPSHOT_DATA_TAG
 from schemas.errors import UsageError

@@ -11,6 +11,7 @@ connections either way; nothing is shared with the parent but what is sent to th
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 from collections.abc import Sequence
 from multiprocessing.context import BaseContext
@@ -44,3 +45,12 @@ def lean_memory() -> None:
     import pyarrow as pa
 
     pa.set_memory_pool(pa.system_memory_pool())
+
+
+def adopt(environ: dict[str, str]) -> None:
+    """What every worker does first: take the parent's environment as it was when the pool
+    started (a fork server keeps the one *it* started with, so AWS_ENDPOINT_URL or
+    AWS_PROFILE set since would be lost), and :func:`lean_memory`."""
+    os.environ.clear()
+    os.environ.update(environ)
+    lean_memory()

@@ -21,7 +21,7 @@ from ddblake.options import (
 )
 from ddblake.output import json_bytes, open_output, output_options, render, render_to, summary
 from ddblake.progress import TerminalProgress
-from lake.archive import STORAGE_CLASSES
+from lake.fileio import STORAGE_CLASSES
 from lake.locks import LOCK_MODES
 from schemas.errors import UsageError
 
@@ -36,6 +36,11 @@ def _segments(value: str) -> int | None:
 
 
 def _scan_mode(options: dict[str, Any]) -> dict[str, Any]:
+    from exporter.workers import WORKER_MODULES
+    from lake.processes import prestart
+
+    if options["workers"] != 1:  # the workers' modules load while this process loads its own
+        prestart(WORKER_MODULES)
     from exporter import ExportConfig, export_table
     from lake.aws import make_session
 
@@ -76,7 +81,8 @@ EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 @click.option("--max-rcu", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Read budget for the whole export, in RCU per second, shared by all "
                    "workers (default: unlimited).")
-@click.option("--target-file-mb", type=click.FloatRange(min=0, min_open=True), default=16.0,
+@click.option("--target-file-mb", type=click.FloatRange(min=0, min_open=True),
+              default=8.0,  # exporter.config.DEFAULT_TARGET_MB (a test keeps them equal)
               show_default=True,
               help="Cut a part when its items reach this many MB of canonical DynamoDB JSON "
                    "(the Parquet file is roughly 10 %% of that).")

@@ -5,21 +5,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ddblake.cli import cli
 from ddblake.options import lake_option, profile_option, quiet_option, region_option
 from ddblake.output import summary
-from ddblake.progress import TerminalProgress
-from exporter.import_export import ImportResult, import_export
-from exporter.native import ConvertConfig
-from exporter.native_request import NativeExportConfig, export_full, export_incremental
-from lake.aws import make_client, make_session
-from lake.fileio import load_file_io
 from schemas.errors import UsageError
-from schemas.keys import KeyAttribute, KeySchema
+
+if TYPE_CHECKING:  # imported where used: `ddblake export` loads this module (see ddblake.cli)
+    from exporter.import_export import ImportResult
+    from exporter.native import ConvertConfig
+    from schemas.keys import KeyAttribute
 
 
 def parse_key(text: str | None, option: str) -> KeyAttribute | None:
@@ -28,6 +26,8 @@ def parse_key(text: str | None, option: str) -> KeyAttribute | None:
     name, _, kind = text.rpartition(":")
     if not name or kind not in ("S", "N", "B"):
         raise UsageError(f"{option} {text!r} is not NAME:TYPE", hint="for example pk:S or ts:N")
+    from schemas.keys import KeyAttribute
+
     return KeyAttribute(name, kind)  # type: ignore[arg-type]
 
 
@@ -57,6 +57,8 @@ def convert_options(fn: Any) -> Any:
 
 def _convert_config(workers: int | None, target_mb: float, profile: str | None,
                     region: str | None) -> ConvertConfig:
+    from exporter.native import ConvertConfig
+
     base = ConvertConfig(profile=profile, region=region,
                          part_item_bytes=int(target_mb * 1024 * 1024))
     return ConvertConfig(workers or base.workers, base.part_item_bytes, profile, region)
@@ -97,6 +99,12 @@ def import_export_command(uri: str, lake: str, table: str | None, partition_key:
     change records appended to the table's chain. Every file is verified (MD5, gzip, item
     counts); files not listed by manifest-files.json are never read.
     """
+    from ddblake.progress import TerminalProgress
+    from exporter.import_export import import_export
+    from lake.aws import make_client, make_session
+    from lake.fileio import load_file_io
+    from schemas.keys import KeySchema
+
     pk = parse_key(partition_key, "--partition-key")
     keys = KeySchema(pk, parse_key(sort_key, "--sort-key")) if pk else None
     if sort_key and not pk:
@@ -114,6 +122,8 @@ def import_export_command(uri: str, lake: str, table: str | None, partition_key:
 
 
 def _optional_ddb(session: Any) -> Any:
+    from lake.aws import make_client
+
     try:
         return make_client("dynamodb", session)
     except UsageError:
@@ -123,6 +133,11 @@ def _optional_ddb(session: Any) -> Any:
 def _native_mode(options: dict[str, Any]) -> dict[str, Any]:
     """``ddblake export --mode native|incremental``: request, wait, convert; the summary."""
     from datetime import timedelta
+
+    from ddblake.progress import TerminalProgress
+    from exporter.native_request import NativeExportConfig, export_full, export_incremental
+    from lake.aws import make_client, make_session
+    from lake.fileio import load_file_io
 
     scan_only = [flag for flag, used in (
         ("--segments", options.get("segments", "auto") != "auto"),

@@ -122,3 +122,12 @@ def test_help_texts(capsys: pytest.CaptureFixture[str]) -> None:
     for flag in ("--mode", "--segments", "--workers", "--consistent-read", "--max-rcu",
                  "--target-file-mb", "--resume", "--format", "--quiet"):
         assert flag in out
+
+
+def test_cli_part_size_default_is_the_librarys() -> None:
+    from ddblake.cli import cli, load_all_commands
+    from exporter.config import DEFAULT_TARGET_MB
+
+    load_all_commands()
+    (option,) = [p for p in cli.commands["export"].params if p.name == "target_file_mb"]
+    assert option.default == DEFAULT_TARGET_MB

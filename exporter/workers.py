@@ -1,0 +1,4 @@
+"""What the export's worker processes import (kept apart so that the command line can start
+their fork server before it imports anything heavy itself)."""
+
+WORKER_MODULES = ("exporter.pool", "lake.arrow_warmup")
