@@ -16,22 +16,12 @@ from typing import Any
 import boto3
 import pytest
 
-from ddblake.cli import main
 from lake.aws import make_client
 from lake.fileio import LocalFileIO
 from tests.changes.conftest import STREAM
 from tests.changes.lakeread import committed_rows
 from tests.helpers import REGION, create_table
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.helpers import run_cli as cli
 
 
 def test_stream_once_prints_a_summary(clients: Any, streamed_table: str, lake_dir: Path,

@@ -10,19 +10,12 @@ import boto3
 import pytest
 
 import lake.aws
-from ddblake.cli import main
 from tests.exporter.support import FaultInjector
-from tests.helpers import REGION, create_table, put_items
+from tests.helpers import REGION, create_table, put_items, run_cli
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(args)
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *args)
 
 
 @pytest.fixture

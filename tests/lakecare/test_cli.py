@@ -9,24 +9,16 @@ from typing import Any
 
 import pytest
 
-from ddblake.cli import main
 from lake import catalog, layout
 from lake.drills import record_drill
 from lake.fileio import FileIO, LocalFileIO
+from tests.helpers import run_cli as run
 from tests.lakecare.conftest import BUCKET
 from tests.lakecare.lakehelp import TABLE, make_snapshot
 
 START = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_verify_exit_codes(local_lake: FileIO, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,19 +9,13 @@ from typing import Any
 
 import pytest
 
-from ddblake.cli import main
+from tests.helpers import run_cli
 from tests.native.conftest import T0
 from tests.native.export_builder import ExportBuilder, b64md5
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *args)
 
 
 def test_import_export_prints_a_summary(builder: ExportBuilder, bucket_dir: Path,

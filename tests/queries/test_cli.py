@@ -12,19 +12,9 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from ddblake.cli import main
+from tests.helpers import run_cli as run
 from tests.queries.conftest import LakeCase, build_lake
 from tests.queries.lakegen import BIG, T0
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_query_formats(local_case: LakeCase, capsys: Any, tmp_path: Path) -> None:
