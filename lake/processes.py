@@ -18,7 +18,9 @@ from multiprocessing.context import BaseContext
 
 
 def worker_context(preload: Sequence[str]) -> BaseContext:
-    """The context to start workers with; ``preload`` names the modules they need."""
+    """The context to start workers with; ``preload`` names the modules they need. There is
+    one fork server per process: the first pool's ``preload`` is what it imports; workers
+    of later pools import what else they need themselves."""
     if sys.platform != "linux":
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")

@@ -46,6 +46,12 @@ def _verify_visible(lake: Path) -> list[str]:
     return digests
 
 
+def _wait_for_state(lake: Path, proc: subprocess.Popen[Any]) -> None:
+    """Wait until the export has saved its state (its segments are about to run)."""
+    while not any((lake / "crashy" / "state").glob("*")) and proc.poll() is None:
+        time.sleep(0.01)
+
+
 @pytest.mark.slow
 def test_sigkill_then_resume(server_env: dict[str, str], tmp_path: Path) -> None:
     ddb: Any = boto3.client("dynamodb", region_name=REGION)
@@ -53,19 +59,23 @@ def test_sigkill_then_resume(server_env: dict[str, str], tmp_path: Path) -> None
     put_items(ddb, "crashy", [{"pk": {"S": f"k{i:05d}"}, "n": {"N": str(i)},
                                "s": {"S": "text " * (1 + i % 9)}} for i in range(300)])
     env = {**os.environ, **server_env}
+    clean = subprocess.Popen([DDBLAKE, "export", "crashy", "--lake", str(tmp_path / "clean"),
+                              *ARGS], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    _wait_for_state(tmp_path / "clean", clean)
     started = time.monotonic()
-    clean = _export(tmp_path / "clean", env)
-    full = time.monotonic() - started
-    assert clean.returncode == 0, clean.stderr
-    reference = json.loads(clean.stdout)["content_digest"]
+    stdout, stderr = clean.communicate(timeout=120)
+    scan_seconds = time.monotonic() - started
+    assert clean.returncode == 0, stderr
+    reference = json.loads(stdout)["content_digest"]
     outcomes = []
     for seed in SEEDS:
         lake = tmp_path / f"lake-{seed}"
-        delay = random.Random(seed).uniform(0.2, 0.8) * full
         proc = subprocess.Popen([DDBLAKE, "export", "crashy", "--lake", str(lake), *ARGS],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
-        time.sleep(delay)
+        _wait_for_state(lake, proc)  # kill while segments run, not during start-up
+        time.sleep(random.Random(seed).uniform(0.0, 0.9) * scan_seconds)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # the process and its workers die at once
         proc.wait(30)
@@ -83,5 +93,5 @@ def test_sigkill_then_resume(server_env: dict[str, str], tmp_path: Path) -> None
         assert summary["resumed"] and summary["content_digest"] == reference
         assert _verify_visible(lake) == [reference]
         outcomes.append("resumed")
-    print(f"uninterrupted export {full:.1f}s; outcomes {outcomes}")
+    print(f"uninterrupted export: {scan_seconds:.1f}s after its state appeared; {outcomes}")
     assert outcomes.count("resumed") >= 5, outcomes
