@@ -20,7 +20,6 @@ import base64
 import binascii
 import hashlib
 import tempfile
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any, Literal
 
 import orjson
 
+from exporter.gzip_lines import iter_lines as iter_lines  # re-exported
 from lake.fileio import FileIO, LocalFileIO, load_file_io
 from schemas.errors import CorruptDataError, ManifestError, MissingDataError, UsageError
 
@@ -290,32 +290,3 @@ def verify_md5(path: Path, data_file: DataFile, uri: str) -> int:
                                f"{base64.b64encode(digest.digest()).decode()})",
                                hint="the object is damaged or was replaced; request a new export")
     return size
-
-
-def iter_lines(path: Path, uri: str) -> Iterator[bytes]:
-    """Lines of a gzip JSON Lines file, streaming (multi-member aware); a truncated or
-    damaged gzip is a CorruptDataError naming the file."""
-    decoder = zlib.decompressobj(wbits=31)
-    pending = False  # bytes were fed to a member that has not ended yet
-    rest = b""
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(_CHUNK), b""):
-                while block:
-                    pending = True
-                    text = decoder.decompress(block)
-                    block = b""
-                    if decoder.eof:
-                        block, pending = decoder.unused_data, False
-                        decoder = zlib.decompressobj(wbits=31)
-                    lines = (rest + text).split(b"\n")
-                    rest = lines.pop()
-                    yield from lines
-    except zlib.error as e:
-        raise CorruptDataError(f"data file {uri} is not valid gzip ({e})",
-                               hint="the export is damaged; request a new export") from e
-    if pending:
-        raise CorruptDataError(f"data file {uri} is truncated (the gzip stream ends early)",
-                               hint="the export is damaged; request a new export")
-    if rest.strip():
-        yield rest

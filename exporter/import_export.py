@@ -14,10 +14,12 @@ from typing import Any, Literal
 
 from exporter import export_chain
 from exporter.export_reader import Export, ExportInfo, open_export
+from exporter.file_pool import WORKER_MODULES
 from exporter.incremental import convert_incremental
 from exporter.native import ConvertConfig, convert_full
 from lake import catalog, layout
 from lake.fileio import FileIO
+from lake.processes import prestart
 from lake.progress import NullListener, ProgressListener
 from schemas.errors import DdbLakeError, UsageError
 from schemas.keys import KeySchema
@@ -89,7 +91,10 @@ def import_export(uri: str, lake: FileIO, *, table: str | None = None,
                   listener: ProgressListener | None = None) -> ImportResult:
     """Verify and convert the export at ``uri`` into ``lake``."""
     listener = listener or NullListener()
+    config = config or ConvertConfig()
     source, export = open_export(uri, session=session, s3_client=s3_client)
+    if min(config.workers, sum(1 for f in export.files if f.item_count)) > 1:
+        prestart(WORKER_MODULES)  # imports for the workers while the key schema is found
     name = layout.check_table_name(table or export.info.table_name)
     keys, description = table_context(lake, name, export.info, keys=keys, ddb=ddb)
     listener.message(f"export {export.info.export_id}: {export.info.export_type}, "

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from exporter.export_reader import Export, check_format, iter_lines, local_copy, verify_md5
-from exporter.file_pool import run_tasks
+from exporter.file_pool import plan, run_tasks
 from exporter.native import ConvertConfig, iso_us
 from lake import layout
 from lake.fileio import FileIO
@@ -178,13 +178,14 @@ def convert_incremental(export: Export, source: FileIO, lake: FileIO, *, keys: K
     if not info.incremental:
         raise UsageError(f"export {info.export_id} is a full export, not an incremental one")
     table = layout.check_table_name(table or info.table_name)
-    tasks = [ChangeTask(i, export, lake.uri, table, keys, config)
-             for i in range(len(export.files))]
-    worker: Any = (convert_changes_in_worker if config.workers > 1
+    tasks, workers = plan([ChangeTask(i, export, lake.uri, table, keys, config)
+                           for i in range(len(export.files))],
+                          lambda task: export.files[task.index].item_count, config.workers)
+    worker: Any = (convert_changes_in_worker if workers > 1
                    else (lambda task: convert_changes_file(source, lake, task)))
     outcome = ChangesOutcome(info.export_id, [], 0, 0, 0)
     listener.started(TASK, total=float(info.item_count), unit="records")
-    for result in run_tasks(worker, tasks, workers=min(config.workers, max(len(tasks), 1))):
+    for result in run_tasks(worker, tasks, workers=workers):
         outcome.batches += result.batches
         outcome.rows += result.rows
         outcome.created += result.created

@@ -25,7 +25,7 @@ from exporter.export_reader import (
     local_copy,
     verify_md5,
 )
-from exporter.file_pool import run_tasks
+from exporter.file_pool import plan, run_tasks
 from lake import layout
 from lake.fileio import FileIO, load_file_io
 from lake.progress import NullListener, ProgressListener
@@ -185,12 +185,13 @@ def convert_full(export: Export, source: FileIO, lake: FileIO, *, keys: KeySchem
         listener.message(f"export {info.export_id} is already snapshot {snapshot_id}")
         return parse_manifest(lake.read(existing), what=lake.full_uri(existing)), False
     writer = SnapshotWriter(lake, table, snapshot_id, keys)
-    tasks = [FileTask(i, f, source.uri, lake.uri, table, snapshot_id, keys, config)
-             for i, f in enumerate(export.files)]
-    worker = convert_file_in_worker if config.workers > 1 else _serial(source, lake)
+    tasks, workers = plan([FileTask(i, f, source.uri, lake.uri, table, snapshot_id, keys, config)
+                           for i, f in enumerate(export.files)],
+                          lambda task: task.data_file.item_count, config.workers)
+    worker = convert_file_in_worker if workers > 1 else _serial(source, lake)
     listener.started(TASK, total=float(info.item_count), unit="items")
     item_bytes = gzip_bytes = 0
-    for result in run_tasks(worker, tasks, workers=min(config.workers, max(len(tasks), 1))):
+    for result in run_tasks(worker, tasks, workers=workers):
         for part_info, columns in result.parts:
             writer.add(part_info, columns)
         item_bytes += result.item_bytes

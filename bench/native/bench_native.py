@@ -14,7 +14,10 @@ with each method, each in a fresh subprocess (so peak RSS is the method's own):
 * ``duckdb``: ``read_ndjson`` of the listed files -> ``COPY ... TO parquet`` (2 threads);
 * ``pyarrow-json``: ``pyarrow.json.read_json`` per file -> Parquet (no spine; reference).
 
-Results (items/s, MB/s of gzip input, peak RSS, load average) go to stdout and
+Each method's process tree is measured with ``bench/proctree.py``: CPU of every process
+(workers started by a fork server included), peak RSS and PSS summed over the tree. CPU
+counts from the moment the method's clock starts (its libraries are imported before).
+Results (items/s, MB/s of gzip input, CPU, peak memory, load average) go to stdout and
 ``bench/native/results.json``.
 """
 
@@ -25,7 +28,6 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -33,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "bench"))
 METHODS = ["ddblake", "ddblake-1proc", "naive", "duckdb", "pyarrow-json"]
 PER_FILE = 50_000
 
@@ -177,7 +180,7 @@ def one(method: str, data: Path, export_dir: str) -> dict[str, object]:
     shutil.rmtree(out, ignore_errors=True)
     files = listed_files(data, export_dir)
     _preload(method)
-    cpu_before = _cpu_seconds()
+    cpu_before = _cpu_seconds()  # the tree's CPU is measured outside; this is subtracted
     started = time.perf_counter()
     if method.startswith("ddblake"):
         items = run_ddblake(data, export_dir, out, 1 if method.endswith("1proc") else 2)
@@ -188,16 +191,29 @@ def one(method: str, data: Path, export_dir: str) -> dict[str, object]:
     else:
         items = run_pyarrow(files, out)
     seconds = time.perf_counter() - started
-    cpu = _cpu_seconds() - cpu_before
-    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-              resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     gz = sum(p.stat().st_size for p in files)
     out_bytes = sum(p.stat().st_size for p in out.rglob("*.parquet"))
     shutil.rmtree(out, ignore_errors=True)
     return {"method": method, "items": items, "seconds": round(seconds, 2),
             "items_per_s": round(items / seconds), "gzip_mb_per_s": round(gz / seconds / 1e6, 1),
-            "cpu_seconds": round(cpu, 1), "items_per_cpu_s": round(items / cpu),
-            "peak_rss_mb": round(rss / 1024), "parquet_mb": round(out_bytes / 1e6, 1)}
+            "cpu_before_clock": cpu_before, "parquet_mb": round(out_bytes / 1e6, 1)}
+
+
+def measured(method: str, args: argparse.Namespace) -> dict[str, object]:
+    """Run one method in a fresh process tree; add its CPU and peak memory."""
+    from proctree import measure
+
+    load = os.getloadavg()
+    tree = measure([sys.executable, __file__, "--items", str(args.items), "--data",
+                    str(args.data), "--run", method], dict(os.environ))
+    if tree["returncode"] != 0:
+        raise SystemExit(f"{method} failed:\n{tree['stderr']}")
+    run = json.loads(str(tree["stdout"]).strip().splitlines()[-1])
+    cpu = float(tree["cpu_s"]) - float(run.pop("cpu_before_clock"))
+    run.update(cpu_seconds=round(cpu, 1), items_per_cpu_s=round(int(run["items"]) / cpu),
+               peak_rss_mb=round(float(tree["peak_rss_mb"])),
+               peak_pss_mb=round(float(tree["peak_pss_mb"])), load_1m_before=round(load[0], 2))
+    return run
 
 
 def main() -> None:
@@ -213,16 +229,16 @@ def main() -> None:
         print(json.dumps(one(args.run, args.data, export_dir)))
         return
     files = listed_files(args.data, export_dir)
-    results = {"items": args.items, "files": len(files),
+    from exporter.gzip_lines import INFLATE
+
+    results = {"items": args.items, "files": len(files), "inflate": INFLATE.__name__,
                "gzip_mb": round(sum(p.stat().st_size for p in files) / 1e6, 1),
                "load_before": os.getloadavg(), "cpus": os.cpu_count(), "runs": []}
+    from proctree import become_subreaper
+
+    become_subreaper()
     for method in args.methods.split(","):
-        load = os.getloadavg()
-        proc = subprocess.run([sys.executable, __file__, "--items", str(args.items), "--data",
-                               str(args.data), "--run", method], capture_output=True, text=True,
-                              check=True)
-        run = json.loads(proc.stdout.strip().splitlines()[-1])
-        run["load_1m_before"] = round(load[0], 2)
+        run = measured(method, args)
         results["runs"].append(run)  # type: ignore[attr-defined]
         print(json.dumps(run), flush=True)
     results["load_after"] = os.getloadavg()
