@@ -10,21 +10,11 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 
 from lake.fileio import LocalFileIO, WriteOptions
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, *args: Any, **kwargs: Any) -> Any:
-        yield self._body
+from tests.faults import aws_error
 
 
 def streams_error(request: Any, code: str, status: int = 400) -> AWSResponse:
-    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
-                       "message": "injected"}).encode()
-    return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0"},
-                       _Raw(body))
+    return aws_error(request, status, code)
 
 
 class Inject:

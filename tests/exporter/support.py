@@ -4,11 +4,9 @@ at the botocore wire level (reliability.md section 5.1)."""
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 import pyarrow.parquet as pq
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
 
 from lake import layout
@@ -16,6 +14,7 @@ from lake.fileio import FileIO
 from schemas.codec import decode_items
 from schemas.dynamo_json import Item
 from schemas.manifest import Manifest
+from tests.faults import aws_error
 
 
 def typed_items(n: int) -> list[Item]:
@@ -54,19 +53,7 @@ def part_items(io: FileIO, manifest: Manifest) -> dict[str, list[Item]]:
     return found
 
 
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, *args: Any, **kwargs: Any) -> Any:
-        yield self._body
-
-
-def ddb_error(request: Any, status: int, code: str) -> AWSResponse:
-    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
-                       "message": "injected"}).encode()
-    return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0"},
-                       _Raw(body))
+ddb_error = aws_error
 
 
 class FaultInjector:

@@ -14,14 +14,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
 
 from schemas.dynamo_json import to_client
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, *args: Any, **kwargs: Any) -> Any:
-        yield self._body
+from tests.faults import aws_error, raw_response
 
 
 def ddb_error(request: Any, status: int, code: str) -> AWSResponse:
@@ -32,10 +25,7 @@ def ddb_error(request: Any, status: int, code: str) -> AWSResponse:
     request.body = (b'{"RequestItems":{}}' if target.endswith("BatchWriteItem")
                     else b'{"TableName":"ddblake-fault-sink","Item":{"pk":{"S":"x"}}}')
     request.headers["Content-Length"] = str(len(request.body))
-    body = orjson.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
-                         "message": "injected"})
-    return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0"},
-                       _Raw(body))
+    return aws_error(request, status, code)
 
 
 class Unprocessor:
@@ -94,7 +84,7 @@ class FaultPlan:
             return ddb_error(request, 500, "InternalServerError")
         if fault == "503":
             ddb_error(request, 503, "ServiceUnavailable")
-            return AWSResponse(request.url, 503, {}, _Raw(b""))
+            return raw_response(request, 503)
         if fault == "reset":
             raise ConnectionClosedError(endpoint_url=request.url)
         raise ValueError(fault)
