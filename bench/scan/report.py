@@ -24,15 +24,15 @@ def load() -> list[dict[str, Any]]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = ("| server | items | tool | items/s (wall) | client CPU us/item | peak RSS MB "
-            "| output MB | output / gz export | load avg (1m) |\n"
-            "|---|---:|---|---:|---:|---:|---:|---:|---:|")
+            "| peak PSS MB | output MB | output / gz export | load avg (1m) |\n"
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     lines = [head]
     for r in rows:
         ratio = r["output_bytes"] / r["gz_export_bytes"] if r["output_bytes"] else 0
         status = "" if r["ok"] else " (failed)"
         lines.append(
             f"| {r['server']} | {r['n']:,} | {r['tool']}{status} | {r['items_per_s'] or 0:,} "
-            f"| {r['cpu_us_per_item'] or 0} | {r['peak_rss_mb']} "
+            f"| {r['cpu_us_per_item'] or 0} | {r['peak_rss_mb']} | {r.get('peak_pss_mb', '')} "
             f"| {r['output_bytes'] / 1e6:.1f} | {ratio:.2f} | {r['load_avg'][0]:.1f} |")
     return "\n".join(lines)
 
