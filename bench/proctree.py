@@ -45,15 +45,26 @@ def _parents() -> dict[int, int]:
     return parents
 
 
+def _children(pid: int) -> list[int]:
+    """Children of ``pid`` from ``/proc/PID/task/TID/children`` (no scan of all of /proc)."""
+    found = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                found.extend(int(c) for c in f.read().split())
+    except OSError:
+        pass
+    return found
+
+
 def descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for pid, parent in _parents().items():
-        children.setdefault(parent, []).append(pid)
+    """``root`` and its descendants. Cheap on purpose: the poller runs beside the tool it
+    measures (scanning all of /proc every 20 ms took ~16 % of a core here)."""
     found, stack = [], [root]
     while stack:
         pid = stack.pop()
         found.append(pid)
-        stack.extend(children.get(pid, []))
+        stack.extend(_children(pid))
     return found
 
 

@@ -84,6 +84,9 @@ def gz_export_bytes(lines_path: Path) -> int:
     return len(gzip.compress(payload, compresslevel=6))
 
 
+NICE = 10  # --nice: polite on a shared machine; 0 on a quiet one (see README)
+
+
 def run_all(server: str, endpoint: str, n: int, selected: list[str]) -> list[dict[str, Any]]:
     env = {**os.environ, **CREDS, "AWS_ENDPOINT_URL": endpoint,
            "AWS_EC2_METADATA_DISABLED": "true"}
@@ -93,7 +96,7 @@ def run_all(server: str, endpoint: str, n: int, selected: list[str]) -> list[dic
     for name, (command, output) in tools(endpoint, work).items():
         if name not in selected:
             continue
-        result = measure(["nice", "-n", "10", *command], env)
+        result = measure(["nice", "-n", str(NICE), *command], env)
         ok = result["returncode"] == 0
         items = items_of(name, result, output) if ok else None
         row = {"server": server, "n": n, "tool": name, "ok": ok and items == n, "items": items,
@@ -131,7 +134,12 @@ def main() -> None:
     parser.add_argument("--moto-items", type=int, default=20_000, help="0 = skip moto")
     parser.add_argument("--skip-replay", action="store_true", help="only the moto server")
     parser.add_argument("--tools", default="ddblake,awswrangler,dynamodump,boto3 paginator")
+    parser.add_argument("--nice", type=int, default=10,
+                        help="niceness of every tool (the replay server and this harness run "
+                             "at 0, so 10 favours them over the tool measured)")
     args = parser.parse_args()
+    global NICE
+    NICE = args.nice
     selected = args.tools.split(",")
     become_subreaper()
     ensure_peers()
