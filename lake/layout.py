@@ -33,9 +33,12 @@ def check_table_name(table: str) -> str:
 
 
 def new_id(now: datetime | None = None) -> str:
-    """A time-sortable, collision-free id: ``20261122T130501Z-1a2b3c4d``."""
-    now = now or datetime.now(UTC)
-    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+    """A time-sortable, collision-free id: ``20261122T130501Z-0a2b3c4d``. The first five hex
+    digits are the microseconds, so ids made within one second sort in the order they were
+    made too ("latest" and retention go by id order); three random hex digits follow (a
+    collision also needs the same microsecond, and commits are create-if-absent anyway)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{now.microsecond:05x}{secrets.token_hex(2)[:3]}"
 
 
 def derived_id(when: datetime, *parts: str) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -52,9 +53,14 @@ def test_lookups_explain_what_to_do(lake_dir: Path) -> None:
 
 
 def test_snapshot_ids_sort_by_time() -> None:
-    from datetime import UTC, datetime
-
     early = layout.new_id(datetime(2026, 1, 1, tzinfo=UTC))
     late = layout.new_id(datetime(2026, 1, 2, tzinfo=UTC))
     assert early < late and layout.is_id(early)
     assert layout.id_time(late) == datetime(2026, 1, 2, tzinfo=UTC)
+
+
+def test_ids_made_within_one_second_sort_in_the_order_they_were_made() -> None:
+    second = datetime(2026, 11, 22, 12, 28, 17, tzinfo=UTC)
+    made = [layout.new_id(second.replace(microsecond=us)) for us in (0, 9, 10, 65_535, 999_999)]
+    assert sorted(made) == made and all(layout.is_id(i) for i in made)
+    assert len({layout.new_id(second) for _ in range(50)}) > 1  # the random part is there
