@@ -48,6 +48,13 @@ class DataFile:
     md5: str
     etag: str | None = None
 
+    def check_count(self, uri: str, found: int, what: str = "items") -> None:
+        """Refuse a file whose converted count is not the one its manifest listed."""
+        if found != self.item_count:
+            raise CorruptDataError(f"data file {uri} holds {found} {what} but "
+                                   f"manifest-files.json says {self.item_count}",
+                                   hint="the export is damaged; request a new export")
+
 
 @dataclass(frozen=True)
 class ExportInfo:

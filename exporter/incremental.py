@@ -121,10 +121,7 @@ def convert_changes_file(source: FileIO, lake: FileIO, task: ChangeTask) -> Chan
                 records = []
         if records:
             _write(lake, task, records, result)
-    if result.rows != data_file.item_count:
-        raise CorruptDataError(f"data file {uri} holds {result.rows} records but "
-                               f"manifest-files.json says {data_file.item_count}",
-                               hint="the export is damaged; request a new export")
+    data_file.check_count(uri, result.rows, "records")
     return result
 
 

@@ -130,10 +130,7 @@ def convert_file(source: FileIO, lake: FileIO, task: FileTask) -> FileResult:
                 builder = PartBuilder(task.keys)
         if len(builder):
             _flush(writer, builder, task, result)
-    if result.items != data_file.item_count:
-        raise CorruptDataError(f"data file {uri} holds {result.items} items but "
-                               f"manifest-files.json says {data_file.item_count}",
-                               hint="the export is damaged; request a new export")
+    data_file.check_count(uri, result.items)
     return result
 
 
