@@ -4,8 +4,9 @@
 Part size: ``target_part_mb`` counts the canonical DynamoDB JSON of the items in a part
 (the codec's ``item_bytes``), not the Parquet file size. It bounds the memory a worker holds
 (the part is built in memory before it is written); the zstd Parquet file comes out at
-roughly 8-15 % of that figure. Parts are cut at Scan page boundaries (about 1 MB each), so
-a checkpoint's ``LastEvaluatedKey`` always matches the last part written.
+about 30 % of that figure (bench/scan: 180.9 MB of Parquet for 579 MB of item JSON at 1M
+items). Parts are cut at Scan page boundaries (about 1 MB each), so a checkpoint's
+``LastEvaluatedKey`` always matches the last part written.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
               default=8.0,  # exporter.config.DEFAULT_TARGET_MB (a test keeps them equal)
               show_default=True,
               help="Cut a part when its items reach this many MB of canonical DynamoDB JSON "
-                   "(the Parquet file is roughly 10 %% of that).")
+                   "(the Parquet file is about 30 %% of that: bench/scan).")
 @click.option("--page-size", type=click.IntRange(1, 1_000_000), default=None,
               help="Items per Scan request (Limit; default: DynamoDB's 1 MB pages). Smaller "
                    "pages smooth rate limiting and checkpoint more often.")
