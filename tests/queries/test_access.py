@@ -41,4 +41,4 @@ def test_the_secret_is_valid_duckdb_sql() -> None:
     con = duckdb.connect()
     con.execute(f"LOAD '{path}'")
     con.execute(s3_secret(client(token="t", endpoint_url="http://127.0.0.1:1")))
-    assert con.sql("SELECT count(*) FROM duckdb_secrets() WHERE type = 's3'").fetchone() == (1,)
+    assert con.sql("SELECT count(*) FROM duckdb_secrets() WHERE type = 's3'").fetchall() == [(1,)]
