@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 import duckdb
+import pytest
 
 from queries.access import httpfs_extension_path, s3_secret
 
@@ -35,6 +36,7 @@ def test_redacted_secret_hides_secrets_only() -> None:
     assert "s3cr3t" not in text and "'tok'" not in text and "AKIDEXAMPLE" in text
 
 
+@pytest.mark.httpfs
 def test_the_secret_is_valid_duckdb_sql() -> None:
     path = httpfs_extension_path()
     assert path is not None, "the pinned duckdb-extension-httpfs package must load"
