@@ -34,6 +34,7 @@ from lake.aws import translate
 from lake.fileio import FileIO
 from restorer.config import RestoreConfig
 from restorer.spool import read_unit
+from restorer.transport import access_error
 from restorer.writer import key_tuple
 from schemas.dynamo_json import Item, from_client, to_client
 from schemas.errors import ManifestError, RetriesExceeded
@@ -145,7 +146,9 @@ def _get(client: Any, table: str, keys: KeySchema, chunk: Iterable[Item],
     for attempt in range(12):
         try:
             response = client.batch_get_item(RequestItems=request)
-        except (ClientError, BotoCoreError) as e:
+        except ClientError as e:
+            raise access_error(e, table, doing="read which items already exist in") from e
+        except BotoCoreError as e:
             raise translate(e, action="read which items already exist in",
                             resource=f"table {table}") from e
         found |= {key_tuple(from_client(i), keys)

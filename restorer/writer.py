@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lake.aws import error_code, translate
+from lake.aws import error_code
 from restorer.config import Mode, RetryPolicy
+from restorer.transport import access_error
 from schemas.dynamo_json import Item, from_client, normalize_number
 from schemas.errors import ItemValidationError
 from schemas.keys import KeySchema
@@ -240,7 +241,7 @@ class BatchWriter:
                     out.dead.append((pending[0].text, f"rejected by DynamoDB: {code}: {message}"))
                     return out
                 if code not in RETRYABLE and not code.startswith("5"):
-                    raise translate(e, action="write to", resource=f"table {self.table}") from e
+                    raise access_error(e, self.table, doing="write to") from e
                 left, last = pending, code
             except BotoCoreError as e:  # connection errors that outlasted botocore's retries
                 left, last = pending, type(e).__name__
@@ -310,7 +311,7 @@ class BatchWriter:
                     out.dead.append((entry.text, f"rejected by DynamoDB: {code}: {message}"))
                     return out
                 if code not in RETRYABLE and not code.startswith("5"):
-                    raise translate(e, action="write to", resource=f"table {self.table}") from e
+                    raise access_error(e, self.table, doing="write to") from e
                 last = code
             except BotoCoreError as e:
                 last = type(e).__name__
