@@ -107,9 +107,9 @@ def _unit_keys(path: Path, keys: KeySchema) -> dict[Key, Item]:
         item = orjson.loads(text)
         try:
             wire = {a.name: item[a.name] for a in keys.attributes}
-        except (KeyError, TypeError):
+            found[key_tuple(wire, keys)] = wire
+        except (KeyError, TypeError, AttributeError, ValueError):
             continue  # an invalid item: the writer makes it a dead letter
-        found[key_tuple(wire, keys)] = wire
     return found
 
 

@@ -153,3 +153,37 @@ def test_a_held_restore_is_refused_then_resumes(session: boto3.Session,
         assert orjson.loads(io.read(journal.key()))["runs"] == 1  # the refused run wrote nothing
     result = restore(resumed, session=session)
     assert (result.written, result.written_earlier) == (N, 0) and result.ok
+
+
+def test_binary_and_number_keys_are_told_apart(aws: None, lake_dir: Path) -> None:
+    """B and N keys are matched by DynamoDB value: a pre-existing key written as 7.50 is the
+    snapshot's 7.5, a lost response on a binary key is still this run's."""
+    import base64
+
+    session = boto3.Session(region_name=REGION)
+    ddb = session.client("dynamodb")
+
+    def item(i: int, number: str) -> dict[str, Any]:
+        return {"pk": {"B": bytes([i % 7, 255, 0])}, "sk": {"N": number}, "v": {"S": str(i)}}
+
+    create_table(ddb, "bsrc", pk=("pk", "B"), sk=("sk", "N"))
+    put_items(ddb, "bsrc", [item(i, f"{i}.5") for i in range(N)])
+    snapshot_table(ddb, lake_dir, "bsrc", parts=2)
+    create_table(ddb, "dst", pk=("pk", "B"), sk=("sk", "N"))
+    before = range(0, N, 10)
+    put_items(ddb, "dst", [item(i, f"{i}.50") for i in before])
+    victims = [i for i in range(N) if i % 4 == 3]
+    marks = {(base64.b64encode(bytes([i % 7, 255, 0])).decode(), f"{i}.5") for i in victims}
+
+    def lose(body: bytes) -> bool:
+        sent = orjson.loads(body)["Item"]
+        return (sent["pk"]["B"], sent["sk"]["N"]) in marks
+
+    lost = LostResponses(lose)
+    session.events.register_first("before-send.dynamodb.PutItem", lost)
+    result = restore(_config(lake_dir, table="bsrc", mode="put-if-absent", existing=True),
+                     session=session)
+    assert lost.lost == len(victims)
+    assert result.skipped_existing == len(before)
+    assert (result.written, result.written_earlier) == (N - len(before), 0)
+    _adds_up(result)
