@@ -17,11 +17,18 @@ NEW_IMAGE           Keys only                    REMOVE
 A new image always replaces the whole item (an update that removed an attribute simply
 lacks it). Records are written as change batches whose ids derive from the export, data
 file and chunk, so converting an export again commits nothing new.
+
+Each batch's source names the export's window (``covered_from_us``..``covered_to_us``,
+inclusive µs) and its item count (``export_items``): ``lake.coverage`` counts the window as
+change log once all of the export's batches are committed. A record's ``_seq`` is its write
+time, then its window's start, then the export id, so that when windows overlap the same
+record from two exports replays in one order, whatever order they were imported in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -34,11 +41,12 @@ from lake.fileio import FileIO
 from lake.progress import NullListener, ProgressListener
 from lake.writers import write_change_batch
 from schemas.changes import ChangeRecord, Operation
-from schemas.errors import CorruptDataError, UsageError
+from schemas.errors import CorruptDataError, ManifestError, UsageError
 from schemas.keys import KeySchema
 
 TASK = "convert"
 BATCH_ROWS = 50_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def timestamp_us(metadata: Any) -> int:
@@ -57,7 +65,8 @@ def operation(view: str, new: Any, old: Any) -> Operation:
     return "INSERT" if old is None else "MODIFY"
 
 
-def change_of(line: bytes, *, view: str, keys: KeySchema, source: str) -> ChangeRecord:
+def change_of(line: bytes, *, view: str, keys: KeySchema, source: str,
+              order: str = "") -> ChangeRecord:
     """One incremental export line as a change record (raises KeyError/TypeError/ValueError
     on a malformed line; the caller names the file and line)."""
     data = orjson.loads(line)
@@ -70,7 +79,20 @@ def change_of(line: bytes, *, view: str, keys: KeySchema, source: str) -> Change
         if name not in key_item or (new is not None and new.get(name) != key_item[name]):
             raise ValueError(f"key attribute {name!r} missing or differing from Keys")
     return ChangeRecord(event_us=event_us, op=operation(view, new, old), keys=key_item,
-                        new=new, old=old, source=source, seq=f"{event_us:020d}")
+                        new=new, old=old, source=source, seq=f"{event_us:020d}{order}")
+
+
+def seq_suffix(export: Export) -> str:
+    """Orders one write's records from overlapping exports: the later window, then the
+    export id (the record of the window that started later saw more of the history)."""
+    start = export.info.from_time or export.info.start_time
+    start_us = micros(start) if start is not None else 0
+    return f".{start_us:020d}.{export.info.export_id}"
+
+
+def micros(when: datetime) -> int:
+    """µs since the epoch, exactly (no float)."""
+    return (when - _EPOCH) // timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -105,13 +127,15 @@ def convert_changes_file(source: FileIO, lake: FileIO, task: ChangeTask) -> Chan
     uri = source.full_uri(data_file.key)
     view = info.output_view or "NEW_AND_OLD_IMAGES"
     origin = f"export:{info.export_arn}"
+    order = seq_suffix(export)
     result = ChangeResult(task.index, [], 0, 0, 0)
     records: list[ChangeRecord] = []
     with local_copy(source, data_file.key) as path:
         result.gzip_bytes = verify_md5(path, data_file, uri)
         for number, line in enumerate(iter_lines(path, uri), 1):
             try:
-                records.append(change_of(line, view=view, keys=task.keys, source=origin))
+                records.append(change_of(line, view=view, keys=task.keys, source=origin,
+                                         order=order))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
                 raise CorruptDataError(f"line {number} of {uri} is not an incremental export "
                                        f"line: {e!r}", hint="check the key schema and that "
@@ -127,11 +151,15 @@ def convert_changes_file(source: FileIO, lake: FileIO, task: ChangeTask) -> Chan
 
 def _source(export: Export) -> dict[str, Any]:
     info = export.info
+    assert info.from_time is not None and info.to_time is not None  # checked before converting
     return {"kind": "incremental_export", "export_arn": info.export_arn,
             "table_arn": info.table_arn, "table_id": info.table_id,
-            "from": iso_us(info.from_time) if info.from_time else None,
-            "to": iso_us(info.to_time) if info.to_time else None,
-            "view": info.output_view, "uri": export.uri(export.export_dir)}
+            "from": iso_us(info.from_time), "to": iso_us(info.to_time),
+            "covered_from_us": micros(info.from_time),
+            "covered_to_us": micros(info.to_time) - 1,  # [from, to): to is exclusive
+            "export_items": info.item_count, "view": info.output_view,
+            "summary_md5": export.summary_check.to_dict(),
+            "uri": export.uri(export.export_dir)}
 
 
 def _write(lake: FileIO, task: ChangeTask, records: list[ChangeRecord],
@@ -155,6 +183,20 @@ def convert_changes_in_worker(task: ChangeTask) -> ChangeResult:
                                 _io(task.lake_uri, task.config), task)
 
 
+def check_window(export: Export) -> None:
+    """An incremental export names its window ``[exportFromTime, exportToTime)``."""
+    info = export.info
+    if info.from_time is None or info.to_time is None:
+        raise ManifestError(f"incremental export {info.export_id} has no "
+                            "exportFromTime/exportToTime in manifest-summary.json",
+                            hint="the summary is damaged or was edited; request a new export")
+    if info.from_time >= info.to_time:
+        raise ManifestError(f"incremental export {info.export_id}: exportFromTime "
+                            f"{iso_us(info.from_time)} is not before exportToTime "
+                            f"{iso_us(info.to_time)}",
+                            hint="the summary is damaged or was edited; request a new export")
+
+
 @dataclass
 class ChangesOutcome:
     export_id: str
@@ -174,6 +216,7 @@ def convert_incremental(export: Export, source: FileIO, lake: FileIO, *, keys: K
     check_format(info)
     if not info.incremental:
         raise UsageError(f"export {info.export_id} is a full export, not an incremental one")
+    check_window(export)
     table = layout.check_table_name(table or info.table_name)
     tasks, workers = plan([ChangeTask(i, export, lake.uri, table, keys, config)
                            for i in range(len(export.files))],
