@@ -166,5 +166,5 @@ def test_window_bounds_of_the_fixture_are_the_real_ones(shape: RealShape) -> Non
     assert (s1["itemCount"], s2["itemCount"]) == (6, 5)
     assert [f["itemCount"] for f in shape.inc1.files] == [3, 3, 0, 0]
     assert W1_START < W1_LAST < W1_END < W2_LAST < W2_END
-    assert shape.full.summary["tableArn"].startswith(f"arn:aws:dynamodb:eu-north-1:")
+    assert shape.full.summary["tableArn"].startswith("arn:aws:dynamodb:eu-north-1:")
     assert shape.full.summary["tableArn"].endswith(f":table/{TABLE}")
