@@ -89,8 +89,7 @@ def describe_by_arn(info: ExportInfo, client_for: ClientForRegion | None,
     from exporter.describe import describe_table
 
     if client_for is None:
-        return None, ("DescribeTable was not called: the export is a local copy, so ddblake "
-                      "makes no AWS call for it")
+        return None, "the export is a local copy, so ddblake made no AWS call for it"
     where = f"region {info.region}, account {info.account}"
     try:
         described = describe_table(client_for(info.region), info.table_arn)
@@ -145,7 +144,7 @@ def table_context(lake: FileIO, table: str, export: Export, *, keys: KeySchema |
     known = keys or (latest.key_schema if latest else None) or batch_keys
     if info.incremental and known is not None:  # only the keys are needed
         _check_keys(keys, known, f"lake table {table}")
-        return TableContext(known, {}, "key schema of the lake table or flags")
+        return TableContext(known, {}, "key flags" if keys else f"lake table {table}")
     described, why = describe_by_arn(info, client_for)
     if described is not None:
         found = KeySchema.from_description(described)
@@ -236,7 +235,8 @@ def gap_warnings(lake: FileIO, table: str, info: ExportInfo) -> list[str]:
         return []
     first, last = micros(start), micros(end)
     return [f"the change log of {table} has a gap from {iso_text(g.start_us)} to "
-            f"{iso_text(g.end_us)} ({g.reason}): as_of inside it is not exact; an "
-            "incremental export covering it (windows may overlap) fills it"
+            f"{iso_text(g.end_us)} ({g.reason}): as_of inside it is not exact"
+            + ("" if g.reason.startswith("table re-created") else
+               "; an incremental export covering it (windows may overlap) fills it")
             for g in coverage(lake, table).gaps
             if g.start_us <= last + 1 and g.end_us >= first - 1]
