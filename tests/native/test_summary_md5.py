@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,22 +83,22 @@ def test_the_override_converts_and_is_recorded(builder: ExportBuilder, bucket_di
     assert sum(b.rows for b in batches) == 6
 
 
-def _bad_md5(built: BuiltExport) -> str:
-    built.files[0]["md5Checksum"] = b64_md5(b"not the file")
+def _bad_md5(built: BuiltExport, i: int = 0) -> str:
+    built.files[i]["md5Checksum"] = b64_md5(b"not the file")
     return "fails its MD5 check"
 
 
-def _bad_count(built: BuiltExport) -> str:
-    built.files[0]["itemCount"] -= 1
+def _bad_count(built: BuiltExport, i: int = 0) -> str:
+    built.files[i]["itemCount"] -= 1
     built.summary["itemCount"] -= 1  # the manifests agree with each other, not with the file
     return "holds 3 items but manifest-files.json says 2"
 
 
-def _dropped_line(built: BuiltExport) -> str:
-    key = built.files[0]["dataFileS3Key"]
+def _dropped_line(built: BuiltExport, i: int = 0) -> str:
+    key = built.files[i]["dataFileS3Key"]
     lines = [orjson.loads(x) for x in gzip_decompress(built.data[key]).splitlines()]
     built.data[key] = gzip_lines(lines[1:])  # a line lost, the MD5 made to match
-    built.files[0]["md5Checksum"] = b64_md5(built.data[key])
+    built.files[i]["md5Checksum"] = b64_md5(built.data[key])
     return "holds 2 items but manifest-files.json says 3"
 
 
@@ -154,3 +155,24 @@ def test_a_short_download_is_refused(s3: Any, lake_dir: Path, items: list[dict[s
     code, _, err = run(capsys, f"s3://exports/{built.export_dir}", lake_dir)
     size = len(next(iter(built.data.values())))
     assert code == 4 and f"read {size - 1} bytes, the object holds {size}" in err
+
+
+@pytest.mark.parametrize(("damage", "words"), [
+    (_bad_count, "holds 3 records (at least) but manifest-files.json says 2"),
+    (_dropped_line, "holds 2 records but manifest-files.json says 3"),
+    (_bad_md5, "fails its MD5 check")], ids=["item-count", "dropped-line", "md5"])
+def test_a_damaged_incremental_file_commits_nothing(
+        damage: Any, words: str, builder: ExportBuilder, bucket_dir: Path, lake_dir: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.native.real_shape import history
+
+    lines = history().window1
+    built = builder.incremental(lines, start=T0, end=T0 + timedelta(minutes=15), files=2,
+                                empty=0)
+    damage(built, 1)  # the other file is converted (and its part written) first
+    builder.write(built)
+    code, out, err = run(capsys, bucket_dir / built.export_dir, lake_dir)
+    assert code == 4 and out == "", err
+    assert words in err and built.files[1]["dataFileS3Key"] in err
+    assert committed(lake_dir) == []
+    assert [p for p in lake_dir.rglob("*") if p.is_file()] == []  # nor any part
