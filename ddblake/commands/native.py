@@ -168,9 +168,16 @@ def _native_mode(options: dict[str, Any]) -> dict[str, Any]:
                                 options["profile"], options["region"]))
     listener = TerminalProgress(quiet=options["quiet"])
     if options["mode"] == "native":
-        return export_full(ddb, s3, lake_io, config, listener=listener).to_dict()
-    results = export_incremental(ddb, s3, lake_io, config, listener=listener)
-    return incremental_summary(results)
+        results = [export_full(ddb, s3, lake_io, config, listener=listener)]
+        values = results[0].to_dict()
+        values.pop("description", None)  # the table asked for, described by name
+    else:
+        results = export_incremental(ddb, s3, lake_io, config, listener=listener)
+        values = incremental_summary(results)
+    warnings = [w for r in results for w in r.warnings]
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return {**values, "warnings": len(warnings)}
 
 
 def incremental_summary(results: list[ImportResult]) -> dict[str, Any]:
