@@ -217,4 +217,4 @@ def export_extra(export: Export) -> dict[str, Any]:
     return {"export_id": info.export_id, "export_arn": info.export_arn,
             "table_id": info.table_id, "uri": export.uri(export.export_dir),
             "export_type": info.export_type, "files": len(export.files),
-            "item_count": info.item_count}
+            "item_count": info.item_count, "summary_md5": export.summary_check.to_dict()}

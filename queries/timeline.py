@@ -118,6 +118,9 @@ def _note(io: FileIO, table: str, base: Manifest | None, all_batches: list[Chang
         return (f"{table} at {when} may be missing changes: the change log has a gap from "
                 f"{us_to_iso(gap.start_us)} to {us_to_iso(gap.end_us)} ({gap.reason}); "
                 f"base snapshot {base.snapshot_id}")
+    part = next((c for c in cov.compacted if c.start_us <= ts_us <= c.end_us), None)
+    if part is not None:
+        return f"{table} at {when} is not exact: {part.reason} (base snapshot {base.snapshot_id})"
     return (f"{table} at {when} is not known to be exact: no complete change log is recorded "
             f"from {us_to_iso(from_us)} to then (base snapshot {base.snapshot_id} plus the "
             "changes the lake holds; see `ddblake coverage`)")
