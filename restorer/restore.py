@@ -60,20 +60,23 @@ def restore(config: RestoreConfig, *, session: Any = None,
     if previous is not None and not windowed:  # `latest` may have moved on since
         config = replace(config, snapshot=previous.snapshot_id or config.snapshot,
                          table=source_table)
-    source = resolve_source(io, config)
-    query = Query(source, config)
+    source = resolve_source(io, config, listener=listener)  # verified local parts
     try:
-        selected, fingerprint = query.count()
-        if config.dry_run:
-            return _dry_run(config, source, query, selected, started)
-        journal = previous or _new_journal(config, source, selected, fingerprint)
-        _check_resume(journal, selected, fingerprint)
-        run = _Run(config, io, ddb, listener, source, journal)
-        journal.save(io)
-        _prepare_target(run)
-        result = _write_all(run, query, started)
+        query = Query(source, config)
+        try:
+            selected, fingerprint = query.count()
+            if config.dry_run:
+                return _dry_run(config, source, query, selected, started)
+            journal = previous or _new_journal(config, source, selected, fingerprint)
+            _check_resume(journal, selected, fingerprint)
+            run = _Run(config, io, ddb, listener, source, journal)
+            journal.save(io)
+            _prepare_target(run)
+            result = _write_all(run, query, started)
+        finally:
+            query.close()
     finally:
-        query.close()
+        source.close()
     if not result.ok:
         raise RestoreIncomplete(_failure_text(result), result, hint=_failure_hint(result))
     return result
