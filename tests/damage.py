@@ -45,7 +45,7 @@ def offset(data: bytes, where: str) -> int:
         "footer-length": len(data) - 7,
         "tail-magic": len(data) - 1,
     }
-    return table[where]
+    return int(table[where])
 
 
 def flip(lake: FileIO, key: str, at: int, mask: int = 0x01) -> bytes:

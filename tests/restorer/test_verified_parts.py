@@ -7,6 +7,7 @@ before any item is written, a deleted part is exit 5."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -99,16 +100,20 @@ def test_a_flipped_byte_anywhere_is_refused(lake: FileIO, session: boto3.Session
     assert "hint:" in str(error) and f"verify {m.snapshot_id}" in str(error)
 
 
+_RUNS = itertools.count()
+
+
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(part=st.integers(0, 2), at=st.integers(0, 10**9), bit=st.integers(0, 7))
 def test_any_flipped_bit_of_any_part(lake_dir: Path, session: boto3.Session, part: int,
                                      at: int, bit: int) -> None:
-    lake = LocalFileIO(lake_dir / f"{part}-{at}-{bit}")
+    run = next(_RUNS)  # a fresh lake and target for every example (replays included)
+    lake = LocalFileIO(lake_dir / str(run))
     m = make_snapshot(lake, items=30, parts=3)
     key = _key(m, part)
     flip(lake, key, at % m.parts[part].bytes, 1 << bit)
-    target = f"restored-{part}-{at}-{bit}"
+    target = f"restored-{run}"
     error = restored_or_refused(lake, session, target, snapshot_orders(30, 3))
     assert isinstance(error, CorruptDataError) and lake.full_uri(key) in error.message
 
