@@ -1,5 +1,9 @@
 """Where to damage a Parquet part: named byte offsets inside its structures (magic, page
-headers, data pages of ``_item``, dictionary pages, the footer and its length)."""
+headers, data pages of ``_item``, dictionary pages, the footer and its length).
+
+``item-data-page`` is the middle of ``_item``'s first data page *with its header*: in small
+parts that is the header's min/max statistics, which readers do not use (the decoded rows do
+not change, only the part's sha256 does); ``item-data-page-end`` is inside the page data."""
 
 from __future__ import annotations
 
