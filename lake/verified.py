@@ -38,6 +38,7 @@ from lake.fileio import FileIO, ObjectInfo, WriteOptions
 from lake.progress import NullListener, ProgressListener
 from schemas.changes import parse_change_batch
 from schemas.errors import (
+    ArchivedError,
     AwsError,
     CorruptDataError,
     DdbLakeError,
@@ -105,6 +106,11 @@ def _fetch_once(io: FileIO, expected: Expected, dest: Path,
         raise MissingDataError(f"part {io.full_uri(expected.key)} of {expected.owner} is "
                                f"missing; refusing to {action} without it",
                                hint=_hint(io, expected, "a part was deleted")) from e
+    except ArchivedError as e:
+        raise ArchivedError(f"part {io.full_uri(expected.key)} of {expected.owner} is in a "
+                            "cold storage class and not thawed",
+                            hint=f"thaw it first: ddblake thaw SNAPSHOT --lake {io.uri} "
+                                 "--wait") from e
     finally:
         temp.unlink(missing_ok=True)
 

@@ -2,8 +2,10 @@
 ``--keys``, counted, sampled and spooled into units.
 
 The selection SQL (a snapshot, the table as of a time, items deleted or changed in a
-window) yields a column ``_item`` (canonical DynamoDB JSON, wire form) among others. It runs
-in the sandboxed DuckDB connection, wrapped as::
+window) yields a column ``_item`` (canonical DynamoDB JSON, wire form) among others. It reads
+only local copies of the parts it needs, each checked against its manifest's size and sha256
+first (:mod:`lake.verified`), and runs in the sandboxed DuckDB connection, which therefore
+holds no S3 access and no credentials, wrapped as::
 
     SELECT _item FROM (<selection>) AS s [SEMI JOIN keys ON key = key] WHERE <predicate>
 
@@ -33,7 +35,7 @@ from queries.selections import Selection
 from queries.sqltext import parse_time, to_us
 from restorer.config import RestoreConfig
 from schemas.dynamo_json import normalize_number
-from schemas.errors import UsageError
+from schemas.errors import DdbLakeError, UsageError
 from schemas.keys import KeyAttribute, KeySchema
 from schemas.manifest import Manifest
 
@@ -83,8 +85,8 @@ def resolve_source(io: FileIO, config: RestoreConfig, *,
         lake.fetch(listener)
         lake.require_verified(selection.paths)
         if selection.setup:
-            raise UsageError("the selection needs setup statements to read the lake",
-                             hint="report this as a bug of ddblake")
+            raise DdbLakeError("the selection needs setup statements to read the lake",
+                               hint="report this as a bug of ddblake")
     except BaseException:
         lake.close()
         raise
