@@ -5,7 +5,10 @@
     result = restore(RestoreConfig(lake="./lake", table="users", target="users-restored"))
 
 Raises :class:`RestoreIncomplete` (exit code 9) when items are left in dead-letter files or
-the verification finds a difference; ``result`` is attached to it.
+the verification finds a difference; ``result`` is attached to it. Before any of this, the
+parts the selection reads are fetched and checked against their manifests
+(:func:`restorer.select.resolve_source`): a damaged part is CorruptDataError (exit 4), a
+deleted one MissingDataError (exit 5), and nothing is written.
 """
 
 from __future__ import annotations
