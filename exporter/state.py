@@ -4,12 +4,15 @@
 
     <table>/state/exports/<snapshot-id>/export.json        the run: segments, scan start
     <table>/state/exports/<snapshot-id>/segment-<n>.json   one checkpoint per segment
+    <table>/state/exports/<snapshot-id>/lock.json          held by the run (lake.joblock)
 
 A segment's checkpoint is written after each part upload: the ``LastEvaluatedKey`` of the
 last page in that part, the parts written so far (their :class:`PartInfo` and column
 decisions), and whether the segment is done. A crash between a part upload and its
 checkpoint only means the part is written again under the same deterministic name.
-The state is deleted once the manifest is committed.
+The state is deleted once the manifest is committed. Every run of an export (the first
+and each ``--resume``) holds the export's lock (:func:`lock_export`) before it writes any
+state, so two runs never write one export's checkpoints at once.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import orjson
 
 from lake import layout
 from lake.fileio import FileIO
+from lake.joblock import JobLock, acquire, lock_key
 from schemas.dynamo_json import Item
 from schemas.errors import ManifestError
 from schemas.keys import KeySchema
@@ -40,6 +44,16 @@ def export_prefix(table: str, snapshot_id: str) -> str:
 
 def run_key(table: str, snapshot_id: str) -> str:
     return layout.state_key(table, f"exports/{snapshot_id}/export.json")
+
+
+def export_lock_key(table: str, snapshot_id: str) -> str:
+    return lock_key(export_prefix(table, snapshot_id))
+
+
+def lock_export(io: FileIO, table: str, snapshot_id: str) -> JobLock:
+    """Hold export ``snapshot_id`` of ``table`` (BusyError when another run holds it)."""
+    return acquire(io, export_lock_key(table, snapshot_id),
+                   job=f"export {snapshot_id} of table {table}", command="export")
 
 
 def segment_key(table: str, snapshot_id: str, segment: int) -> str:
@@ -139,8 +153,11 @@ def pending_exports(io: FileIO, table: str) -> list[str]:
 
 
 def delete_state(io: FileIO, table: str, snapshot_id: str) -> int:
-    """Remove one export's state; return how many objects went."""
-    keys = [info.key for info in io.iter_objects(export_prefix(table, snapshot_id))]
+    """Remove one export's state but its lock (its holder releases that); return how many
+    objects went."""
+    lock = export_lock_key(table, snapshot_id)
+    keys = [info.key for info in io.iter_objects(export_prefix(table, snapshot_id))
+            if info.key != lock]
     for key in keys:
         io.delete(key)
     return len(keys)

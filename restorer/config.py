@@ -139,6 +139,7 @@ class RestoreResult:
     created_table: bool
     selected: int
     written: int = 0
+    written_earlier: int = 0
     skipped_existing: int = 0
     skipped_expired: int = 0
     dead_letters: int = 0
@@ -162,6 +163,7 @@ class RestoreResult:
             "snapshot": self.snapshot_id, "target": self.target, "selection": self.selection,
             "created_table": self.created_table, "dry_run": self.dry_run,
             "selected": self.selected, "written": self.written,
+            "written_earlier": self.written_earlier,
             "skipped_existing": self.skipped_existing, "skipped_expired": self.skipped_expired,
             "dead_letters": self.dead_letters, "dead_letter_uri": self.dead_letter_uri,
             "units": self.units, "units_resumed": self.units_resumed,

@@ -13,6 +13,7 @@ deleted one MissingDataError (exit 5), and nothing is written.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -21,10 +22,11 @@ from typing import Any
 from lake import catalog, layout
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, load_file_io
+from lake.joblock import JobLock
 from lake.processes import prestart
 from lake.progress import NullListener, ProgressListener
 from restorer.config import RestoreConfig, RestoreIncomplete, RestoreResult, Verification
-from restorer.journal import Journal, find_resumable
+from restorer.journal import Journal, find_resumable, lock_restore
 from restorer.select import Query, Source, resolve_source
 from restorer.spool import Spool, read_unit, unit_count
 from restorer.target import check_key_schema, create_target, describe, wait_active
@@ -42,6 +44,7 @@ class _Run:
     listener: ProgressListener
     source: Source
     journal: Journal
+    lock: JobLock
     resumed: int = 0
 
 
@@ -56,33 +59,53 @@ def restore(config: RestoreConfig, *, session: Any = None,
     io = load_file_io(config.lake, session=session)
     ddb = make_client("dynamodb", session)
     source_table = catalog.single_table(io, config.table)
-    previous = find_resumable(io, source_table, config.target) if config.resume else None
-    if config.resume and previous is None:
-        listener.message(f"no earlier restore into {config.target}; starting a new one")
-    windowed = config.as_of or config.deleted_between or config.changed_between
-    if previous is not None and not windowed:  # `latest` may have moved on since
-        config = replace(config, snapshot=previous.snapshot_id or config.snapshot,
-                         table=source_table)
-    source = resolve_source(io, config, listener=listener)  # verified local parts
+    previous, lock = _previous(io, config, source_table, listener)
     try:
-        query = Query(source, config)
-        try:
+        windowed = config.as_of or config.deleted_between or config.changed_between
+        if previous is not None and not windowed:  # `latest` may have moved on since
+            config = replace(config, snapshot=previous.snapshot_id or config.snapshot,
+                             table=source_table)
+        source = resolve_source(io, config, listener=listener)  # verified local parts
+        with contextlib.closing(source), contextlib.closing(Query(source, config)) as query:
             selected, fingerprint = query.count()
             if config.dry_run:
                 return _dry_run(config, source, query, selected, started)
             journal = previous or _new_journal(config, source, selected, fingerprint)
+            lock = lock or lock_restore(io, journal)  # a new restore: no one else has it
             _check_resume(journal, selected, fingerprint)
-            run = _Run(config, io, ddb, listener, source, journal)
-            journal.save(io)
+            journal.runs += 1
+            run = _Run(config, io, ddb, listener, source, journal, lock)
+            _save(run)
             _prepare_target(run)
             result = _write_all(run, query, started)
-        finally:
-            query.close()
     finally:
-        source.close()
+        if lock is not None:
+            lock.release()
     if not result.ok:
         raise RestoreIncomplete(_failure_text(result), result, hint=_failure_hint(result))
     return result
+
+
+def _previous(io: FileIO, config: RestoreConfig, source_table: str,
+              listener: ProgressListener) -> tuple[Journal | None, JobLock | None]:
+    """With --resume, the restore to resume, locked (a dry run only reads it) and read
+    again under its lock."""
+    previous = find_resumable(io, source_table, config.target) if config.resume else None
+    if config.resume and previous is None:
+        listener.message(f"no earlier restore into {config.target}; starting a new one")
+    if previous is None or config.dry_run:
+        return previous, None
+    lock = lock_restore(io, previous)
+    try:
+        return previous.reload(io), lock
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _save(run: _Run) -> None:
+    run.lock.check()  # an S3 lease lost: another run may own the journal now
+    run.journal.save(run.io)
 
 
 def _new_journal(config: RestoreConfig, source: Source, selected: int,
@@ -138,11 +161,11 @@ def _prepare_target(run: _Run) -> None:
             wait_active(run.ddb, config.target)
     else:
         journal.created_table = True
-        journal.save(run.io)
+        _save(run)
         for note in create_target(run.ddb, run.source.manifest.table_description, config):
             run.listener.message(f"{config.target}: {note}")
     journal.table_ready = True
-    journal.save(run.io)
+    _save(run)
 
 
 def _ttl_attribute(run: _Run) -> str | None:
@@ -170,14 +193,13 @@ def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
         run.resumed = journal.units - len(todo)
         run.listener.started("restore", journal.selected, "items")
         for unit, record in run_units(_context(run, spool), todo, client=run.ddb, io=run.io):
-            journal.done[unit] = record
-            journal.save(run.io)
-            run.listener.advanced("restore", record.written + record.skipped_existing
-                                  + record.skipped_expired + record.dead)
+            journal.done[unit] = replace(record, run=journal.runs)
+            _save(run)
+            run.listener.advanced("restore", record.items)
         run.listener.finished("restore")
         dead = sum(r.dead for r in journal.done.values())
         journal.status = "complete" if dead == 0 else "incomplete"
-        journal.save(run.io)
+        _save(run)
         verification = _verify(run, spool) if run.config.verify else None
     finally:
         spool.close()
@@ -219,10 +241,13 @@ def _written_texts(run: _Run, spool: Spool, keys: KeySchema) -> Iterator[bytes]:
 def _result(run: _Run, verification: Verification | None, started: float) -> RestoreResult:
     journal, records = run.journal, list(run.journal.done.values())
     dead = sum(r.dead for r in records)
+    ours = [r for r in records if r.run == journal.runs]
     return RestoreResult(
         journal.restore_id, journal.source_table, journal.snapshot_id, journal.target,
         _label(run.config, run.source), journal.created_table, journal.selected,
-        written=sum(r.written for r in records),
+        written=sum(r.written for r in ours),
+        written_earlier=sum(r.written for r in records if r.run != journal.runs)
+        + sum(r.already_written for r in records),
         skipped_existing=sum(r.skipped_existing for r in records),
         skipped_expired=sum(r.skipped_expired for r in records), dead_letters=dead,
         dead_letter_uri=run.io.full_uri(layout.restore_dead_letter_prefix(

@@ -26,6 +26,7 @@ from lake.fileio import FileIO, load_file_io
 from lake.processes import adopt, worker_context
 from restorer.config import RestoreConfig
 from restorer.journal import UnitRecord
+from restorer.origin import unit_origins
 from restorer.rawhttp import hooked, raw_writer
 from restorer.rows import unit_rows
 from restorer.spool import read_unit_batches, unit_path
@@ -62,7 +63,8 @@ def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
     writer = BatchWriter(sender, config.target, keys,
                          mode=config.mode, policy=config.retry, budget=budget,
                          threads=config.threads, ttl_attribute=ctx.ttl_attribute, now=ctx.now,
-                         sleep=sleep, rng=random.Random())
+                         sleep=sleep, rng=random.Random(),
+                         origins=unit_origins(ctx, unit, client=client, io=io, sleep=sleep))
     ttl = (ctx.ttl_attribute, ctx.now) if ctx.ttl_attribute else None
     rows = unit_rows(read_unit_batches(ctx.spool_path(unit)), keys, ttl=ttl,
                      need_size=budget is not None)
@@ -73,7 +75,7 @@ def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
     elif io.exists(key):
         io.delete(key)
     return UnitRecord(out.written, out.skipped_existing, out.skipped_expired, len(out.dead),
-                      out.requests, out.retry_rounds)
+                      out.requests, out.retry_rounds, already_written=out.already_written)
 
 
 _WORKER: dict[str, Any] = {}

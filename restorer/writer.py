@@ -7,8 +7,10 @@
   and a cap (:class:`RetryPolicy`); what is still unwritten after that is returned as dead
   letters, never dropped;
 - an optional write-capacity budget (``max_wcu``), shared by the writer's threads;
-- ``put-if-absent`` writes each item with a conditional PutItem and counts the ones that
-  already existed.
+- ``put-if-absent`` writes each item with a conditional PutItem; one whose key is taken is
+  counted by whose it is (:mod:`restorer.origin`): there before the restore
+  (``skipped_existing``), written by an earlier run of it (``already_written``), or this
+  run's own item whose response was lost and whose retry found it (``written``, once).
 """
 
 from __future__ import annotations
@@ -20,17 +22,21 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lake.aws import error_code, translate
+from lake.aws import error_code
 from restorer.config import Mode, RetryPolicy
+from restorer.transport import access_error
 from schemas.dynamo_json import Item, from_client, normalize_number
 from schemas.errors import ItemValidationError
 from schemas.keys import KeySchema
 from schemas.limits import validate_item
+
+if TYPE_CHECKING:
+    from restorer.origin import KeyOrigins
 
 BATCH_SIZE = 25
 RETRYABLE = frozenset({
@@ -84,10 +90,13 @@ class Entry:
 
 @dataclass
 class Outcome:
-    """What writing one stream of items did."""
+    """What writing one stream of items did. Every selected item is counted once: written
+    (by this run), already written (by an earlier run of the same restore), skipped as
+    existing (before the restore) or as expired, or dead."""
 
     selected: int = 0
     written: int = 0
+    already_written: int = 0
     skipped_existing: int = 0
     skipped_expired: int = 0
     requests: int = 0
@@ -96,6 +105,7 @@ class Outcome:
 
     def merge(self, other: Outcome) -> None:
         self.written += other.written
+        self.already_written += other.already_written
         self.skipped_existing += other.skipped_existing
         self.requests += other.requests
         self.retry_rounds += other.retry_rounds
@@ -136,6 +146,7 @@ class BatchWriter:
     now: float | None = None
     sleep: Sleep = time.sleep
     rng: random.Random = field(default_factory=random.Random)
+    origins: KeyOrigins | None = None
 
     def write(self, texts: Iterable[bytes | Entry]) -> Outcome:
         """Write every item; return counts and dead letters. Texts are parsed and checked
@@ -230,7 +241,7 @@ class BatchWriter:
                     out.dead.append((pending[0].text, f"rejected by DynamoDB: {code}: {message}"))
                     return out
                 if code not in RETRYABLE and not code.startswith("5"):
-                    raise translate(e, action="write to", resource=f"table {self.table}") from e
+                    raise access_error(e, self.table, doing="write to") from e
                 left, last = pending, code
             except BotoCoreError as e:  # connection errors that outlasted botocore's retries
                 left, last = pending, type(e).__name__
@@ -268,6 +279,17 @@ class BatchWriter:
             out.merge(self._batch([entry]))
         return out
 
+    def _taken(self, out: Outcome, entry: Entry) -> None:
+        """Count an item whose key was taken, by whose item holds it (without origins,
+        everything there is taken to be older than the restore)."""
+        origin = self.origins.of(entry.key) if self.origins is not None else "before"
+        if origin == "before":
+            out.skipped_existing += 1
+        elif origin == "earlier":
+            out.already_written += 1
+        else:  # ours: an earlier send of this run succeeded and its response was lost
+            out.written += 1
+
     def _put_if_absent(self, entry: Entry) -> Outcome:
         out = Outcome()
         stalled, last = 0, ""
@@ -282,14 +304,14 @@ class BatchWriter:
             except ClientError as e:
                 code = error_code(e)
                 if code == "ConditionalCheckFailedException":
-                    out.skipped_existing += 1
+                    self._taken(out, entry)
                     return out
                 if code == "ValidationException":
                     message = e.response.get("Error", {}).get("Message", "")
                     out.dead.append((entry.text, f"rejected by DynamoDB: {code}: {message}"))
                     return out
                 if code not in RETRYABLE and not code.startswith("5"):
-                    raise translate(e, action="write to", resource=f"table {self.table}") from e
+                    raise access_error(e, self.table, doing="write to") from e
                 last = code
             except BotoCoreError as e:
                 last = type(e).__name__

@@ -103,6 +103,13 @@ class RetriesExceeded(DdbLakeError):
         self.remaining = remaining
 
 
+class BusyError(DdbLakeError):
+    """Another run holds the job (an export or restore being resumed): wait for it to end,
+    or for its lock to lapse when it died."""
+
+    exit_code = 10
+
+
 class SandboxError(DdbLakeError):
     """User SQL tried to reach outside the lake or change the sandbox."""
 

@@ -24,9 +24,9 @@ def _features(value: str | None) -> frozenset[str]:
 def _summary(result: RestoreResult, fmt: str) -> dict[str, Any]:
     value = result.to_dict()
     if result.dry_run:
-        for key in ("written", "skipped_existing", "skipped_expired", "dead_letters",
-                    "dead_letter_uri", "units", "units_resumed", "requests", "retry_rounds",
-                    "verification", "restore_id", "created_table"):
+        for key in ("written", "written_earlier", "skipped_existing", "skipped_expired",
+                    "dead_letters", "dead_letter_uri", "units", "units_resumed", "requests",
+                    "retry_rounds", "verification", "restore_id", "created_table"):
             value.pop(key, None)
         value["would_write"] = result.selected
     elif result.verification is not None and fmt != "json":
