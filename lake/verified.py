@@ -41,6 +41,7 @@ from schemas.errors import (
     ArchivedError,
     AwsError,
     CorruptDataError,
+    CredentialsError,
     DdbLakeError,
     ManifestError,
     MissingDataError,
@@ -80,8 +81,8 @@ def fetch_verified(io: FileIO, expected: Expected, dest: Path,
         try:
             _fetch_once(io, expected, dest, on_bytes, action)
             return
-        except AwsError:  # a stream cut short or a transient refusal
-            if attempt == ATTEMPTS:
+        except AwsError as e:  # a stream cut short or a transient refusal
+            if attempt == ATTEMPTS or isinstance(e, CredentialsError):
                 raise
 
 
@@ -233,21 +234,22 @@ class VerifiedLake(FileIO):
         first: BaseException | None = None
         with ThreadPoolExecutor(max_workers=min(self.workers, len(todo))) as pool:
             futures = [pool.submit(one, e, p) for e, p in todo]
-            for future in as_completed(futures):
-                if future.cancelled():
-                    continue
-                error = future.exception()
-                if error is None:
-                    done = future.result().bytes
-                    listener.advanced(task, done, bytes=done)
-                elif first is None:
-                    first = error
-                    stop.set()
-                    for other in futures:
-                        other.cancel()
+            try:
+                for future in as_completed(futures):
+                    error = None if future.cancelled() else future.exception()
+                    if error is None and not future.cancelled():
+                        done = future.result().bytes
+                        listener.advanced(task, done, bytes=done)
+                    elif error is not None and first is None:
+                        first = error
+                        stop.set()
+                        for other in futures:
+                            other.cancel()
+            finally:  # after an error or Ctrl-C, downloads still running stop at a chunk
+                stop.set()
+                listener.finished(task)
         if first is not None:
             raise first
-        listener.finished(task)
         return sum(e.bytes for e, _ in todo)
 
     def _checked(self, key: str) -> Expected:
