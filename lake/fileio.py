@@ -110,6 +110,13 @@ class FileIO(ABC):
     def get_file(self, key: str, local_path: Path) -> None:
         local_path.write_bytes(self.read(key))
 
+    def iter_chunks(self, key: str, size: int = 1 << 20) -> Iterator[bytes]:
+        """The object's bytes in pieces of at most ``size`` (bounded memory); NotFoundError
+        when it is absent."""
+        data = self.read(key)
+        for start in range(0, len(data), size):
+            yield data[start:start + size]
+
 
 class LocalFileIO(FileIO):
     def __init__(self, root: str | Path) -> None:
@@ -204,6 +211,15 @@ class LocalFileIO(FileIO):
 
     def get_file(self, key: str, local_path: Path) -> None:
         shutil.copyfile(self._path(key), local_path)
+
+    def iter_chunks(self, key: str, size: int = 1 << 20) -> Iterator[bytes]:
+        try:
+            with open(self._path(key), "rb") as f:
+                yield from iter(lambda: f.read(size), b"")
+        except FileNotFoundError as e:
+            raise NotFoundError(f"{self.full_uri(key)} does not exist") from e
+        except OSError as e:
+            raise StorageError(f"cannot read {self.full_uri(key)}: {e}") from e
 
 
 @dataclass
@@ -363,6 +379,15 @@ class S3FileIO(FileIO):
 
         try:
             self.client.download_file(self.location.bucket, self._key(key), str(local_path))
+        except (ClientError, BotoCoreError) as e:
+            raise self._fail(e, "download", key) from e
+
+    def iter_chunks(self, key: str, size: int = 1 << 20) -> Iterator[bytes]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.location.bucket, Key=self._key(key))
+            yield from response["Body"].iter_chunks(size)
         except (ClientError, BotoCoreError) as e:
             raise self._fail(e, "download", key) from e
 

@@ -3,10 +3,14 @@
 Two depths, as restic/borg/pg_verifybackup do:
 
 * **structure** (cheap, metadata only): the manifest parses (self-checksum, known format
-  version, schema) and every part it lists is present with the recorded size;
+  version, schema) and every part it lists is present with the recorded size; on S3 each
+  part's whole-object SHA-256 that S3 stored at upload is compared with the manifest's, and a
+  part S3 holds none for (a plain PutObject stores CRC32, multipart uploads a composite) is
+  downloaded and hashed: no part passes unchecked;
 * **deep** (reads every byte): each part's sha256 is recomputed from the stored bytes, every
-  row's ``sha256(_item)`` is compared with ``_item_sha256``, rows are recounted, and each part
-  digest and the snapshot's content digest are recomputed.
+  row's ``sha256(_item)`` is compared with ``_item_sha256`` (pages are read with their Parquet
+  CRC checked where the writer stored one), rows are recounted, and each part digest and the
+  snapshot's content digest are recomputed.
 
 Every problem found is recorded (not just the first) in a :class:`VerifyResult`; the result
 turns into the most severe error with :meth:`VerifyResult.error` (corrupt = exit 4, missing =
@@ -31,6 +35,7 @@ from lake.archive import is_readable
 from lake.commit import file_sha256
 from lake.fileio import FileIO, ObjectInfo, S3FileIO
 from lake.progress import NullListener, ProgressListener
+from lake.verified import hash_object
 from schemas.changes import parse_change_batch
 from schemas.codec import ITEM, ITEM_SHA, iter_item_texts
 from schemas.dynamo_json import Digest
@@ -180,7 +185,7 @@ def _check_parts(io: FileIO, folder: str, parts: tuple[PartInfo, ...], result: V
     readable: list[tuple[str, PartInfo]] = []
     for part in parts:
         key = f"{folder}{part.path}"
-        info, checksum = _head(io, key)
+        info, checksum = head(io, key)
         result.parts += 1
         if not _structure_ok(info, key, part, result):
             continue
@@ -194,6 +199,8 @@ def _check_parts(io: FileIO, folder: str, parts: tuple[PartInfo, ...], result: V
         elif deep:
             readable.append((key, part))
         else:
+            if checksum is None and isinstance(io, S3FileIO):
+                _hash_unchecked(io, key, part, info, result)
             listener.advanced(task, part.bytes, bytes=part.bytes)
     total = RowDigest()
     unread = len(parts) - len(readable)
@@ -216,7 +223,7 @@ def _check_parts(io: FileIO, folder: str, parts: tuple[PartInfo, ...], result: V
     return total if deep and unread == 0 else None
 
 
-def _head(io: FileIO, key: str) -> tuple[ObjectInfo | None, str | None]:
+def head(io: FileIO, key: str) -> tuple[ObjectInfo | None, str | None]:
     """Stat ``key``; on S3 also the whole-object SHA-256 that S3 stored at upload (hex), when
     it has one (single-part uploads; multipart uploads have a composite checksum)."""
     if not isinstance(io, S3FileIO):
@@ -238,6 +245,30 @@ def _head(io: FileIO, key: str) -> tuple[ObjectInfo | None, str | None]:
     if not stored or "-" in stored or head.get("ChecksumType") == "COMPOSITE":
         return info, None
     return info, base64.b64decode(stored).hex()
+
+
+def _hash_unchecked(io: FileIO, key: str, part: PartInfo, info: ObjectInfo,
+                    result: VerifyResult) -> None:
+    """A part S3 holds no whole-object SHA-256 for (a plain PutObject stores CRC32; multipart
+    uploads store a composite): download and hash it, never pass it unchecked."""
+    if not is_readable(info):
+        result.add("archived", key, f"in {info.storage_class} and S3 holds no SHA-256 of it "
+                                    "to compare: thaw it so it can be checked")
+        return
+    try:
+        size, sha = hash_object(io, key)
+    except ArchivedError as e:
+        result.add("archived", key, e.message)
+        return
+    except DdbLakeError as e:
+        result.add("missing", key, f"cannot be read: {e.message}")
+        return
+    if (size, sha) != (part.bytes, part.sha256):
+        result.add("corrupt", key, "sha256 of the stored bytes differs from the manifest (S3 "
+                                   "holds no SHA-256 of this object: it was replaced or "
+                                   "written by another tool)")
+    else:
+        result.notes.append(f"{key}: S3 holds no SHA-256 of it; downloaded and hashed: ok")
 
 
 def _structure_ok(info: ObjectInfo | None, key: str, part: PartInfo,
@@ -295,7 +326,7 @@ def _deep_part(io: FileIO, key: str, part: PartInfo, result: VerifyResult,
 
 def _snapshot_rows(path: Path) -> Iterator[tuple[str | None, str | None]]:
     """(``_item`` text, recorded ``_item_sha256``) for every row, batch by batch."""
-    parquet = pq.ParquetFile(path)
+    parquet = pq.ParquetFile(path, page_checksum_verification=True)
     for batch in parquet.iter_batches(columns=[ITEM, ITEM_SHA], batch_size=8192):
         recorded = batch.column(ITEM_SHA).to_pylist()
         yield from zip(iter_item_texts(batch), recorded, strict=True)
@@ -303,7 +334,7 @@ def _snapshot_rows(path: Path) -> Iterator[tuple[str | None, str | None]]:
 
 def _change_rows(path: Path) -> Iterator[tuple[str | None, str | None]]:
     """(``_new`` text, ``_new_sha256``) for every change row (None for REMOVE rows)."""
-    parquet = pq.ParquetFile(path)
+    parquet = pq.ParquetFile(path, page_checksum_verification=True)
     for batch in parquet.iter_batches(columns=["_new", "_new_sha256"], batch_size=8192):
         texts = batch.column("_new").storage.to_pylist()
         yield from zip(texts, batch.column("_new_sha256").to_pylist(), strict=True)

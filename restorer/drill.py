@@ -6,7 +6,9 @@ restorer's read-back: item count and an order-independent digest with numbers co
 value; and the count against the manifest), (4) deletes the temporary table, and (5) records
 the outcome in the lake (``<table>/state/drills/<drill-id>.json``) so ``ddblake snapshots``
 can show when each table was last proven restorable. A failed drill is recorded too, then
-raised as an error.
+raised as an error. The restore of step (2) checks every part again as it reads it (it reads
+only its own verified copies), so a part changed between (1) and (2) is refused, not
+restored.
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@
     result = restore(RestoreConfig(lake="./lake", table="users", target="users-restored"))
 
 Raises :class:`RestoreIncomplete` (exit code 9) when items are left in dead-letter files or
-the verification finds a difference; ``result`` is attached to it.
+the verification finds a difference; ``result`` is attached to it. Before any of this, the
+parts the selection reads are fetched and checked against their manifests
+(:func:`restorer.select.resolve_source`): a damaged part is CorruptDataError (exit 4), a
+deleted one MissingDataError (exit 5), and nothing is written.
 """
 
 from __future__ import annotations
@@ -62,8 +65,8 @@ def restore(config: RestoreConfig, *, session: Any = None,
         if previous is not None and not windowed:  # `latest` may have moved on since
             config = replace(config, snapshot=previous.snapshot_id or config.snapshot,
                              table=source_table)
-        source = resolve_source(io, config)
-        with contextlib.closing(Query(source, config)) as query:
+        source = resolve_source(io, config, listener=listener)  # verified local parts
+        with contextlib.closing(source), contextlib.closing(Query(source, config)) as query:
             selected, fingerprint = query.count()
             if config.dry_run:
                 return _dry_run(config, source, query, selected, started)

@@ -2,8 +2,10 @@
 ``--keys``, counted, sampled and spooled into units.
 
 The selection SQL (a snapshot, the table as of a time, items deleted or changed in a
-window) yields a column ``_item`` (canonical DynamoDB JSON, wire form) among others. It runs
-in the sandboxed DuckDB connection, wrapped as::
+window) yields a column ``_item`` (canonical DynamoDB JSON, wire form) among others. It reads
+only local copies of the parts it needs, each checked against its manifest's size and sha256
+first (:mod:`lake.verified`), and runs in the sandboxed DuckDB connection, which therefore
+holds no S3 access and no credentials, wrapped as::
 
     SELECT _item FROM (<selection>) AS s [SEMI JOIN keys ON key = key] WHERE <predicate>
 
@@ -25,13 +27,15 @@ import pyarrow as pa
 from lake import catalog
 from lake.archive import require_readable
 from lake.fileio import FileIO
+from lake.progress import ProgressListener
+from lake.verified import VerifiedLake
 from queries import selections, timeline
 from queries.sandbox import check_predicate, run_user_sql, sandboxed_connection
 from queries.selections import Selection
 from queries.sqltext import parse_time, to_us
 from restorer.config import RestoreConfig
 from schemas.dynamo_json import normalize_number
-from schemas.errors import UsageError
+from schemas.errors import DdbLakeError, UsageError
 from schemas.keys import KeyAttribute, KeySchema
 from schemas.manifest import Manifest
 
@@ -40,11 +44,17 @@ KEYS_VIEW = "_ddblake_keys"
 
 @dataclass(frozen=True)
 class Source:
-    """The resolved source: the manifest that describes the table, and the selection."""
+    """The resolved source: the manifest that describes the table, and the selection, which
+    reads only the verified local copies in ``lake`` (removed by :meth:`close`)."""
 
     manifest: Manifest
     selection: Selection
     label: str
+    lake: VerifiedLake | None = None
+
+    def close(self) -> None:
+        if self.lake is not None:
+            self.lake.close()
 
 
 def check_not_archived(io: FileIO, manifest: Manifest) -> None:
@@ -60,34 +70,57 @@ def _describing(io: FileIO, table: str, ts: datetime) -> Manifest:
         catalog.find_snapshot(io, "latest", table)
 
 
-def resolve_source(io: FileIO, config: RestoreConfig) -> Source:
-    """The selection the config asks for, and the manifest that describes the table."""
+def resolve_source(io: FileIO, config: RestoreConfig, *,
+                   listener: ProgressListener | None = None) -> Source:
+    """The selection the config asks for, and the manifest that describes the table.
+
+    Every part the selection reads (snapshot parts, change-batch parts) is first fetched into
+    a local folder and checked against the size and sha256 its manifest records
+    (:mod:`lake.verified`): CorruptDataError (exit 4) or MissingDataError (exit 5) name the
+    part otherwise. The selection then reads only those local files, so the connection that
+    runs it (and the user's filter) needs no S3 access and no credentials."""
+    lake = VerifiedLake(io)
+    try:
+        manifest, selection, label = _select(lake, io, config)
+        lake.fetch(listener)
+        lake.require_verified(selection.paths)
+        if selection.setup:
+            raise DdbLakeError("the selection needs setup statements to read the lake",
+                               hint="report this as a bug of ddblake")
+    except BaseException:
+        lake.close()
+        raise
+    return Source(manifest, selection, label, lake)
+
+
+def _select(lake: FileIO, io: FileIO, config: RestoreConfig) -> tuple[Manifest, Selection, str]:
+    """The selection over the view ``lake``; archive checks against the lake ``io`` itself."""
     if not (config.as_of or config.deleted_between or config.changed_between):
-        manifest = catalog.find_snapshot(io, config.snapshot, config.table)
+        manifest = catalog.find_snapshot(lake, config.snapshot, config.table)
         check_not_archived(io, manifest)
-        return Source(manifest, selections.snapshot_selection(io, manifest),
-                      f"snapshot {manifest.snapshot_id}")
-    table = catalog.single_table(io, config.table)
+        return (manifest, selections.snapshot_selection(lake, manifest),
+                f"snapshot {manifest.snapshot_id}")
+    table = catalog.single_table(lake, config.table)
     if config.as_of:
         ts = parse_time(config.as_of, what="--as-of")
-        manifest, label = _describing(io, table, ts), f"as of {config.as_of}"
-        selection = selections.as_of_selection(io, table, ts)
+        manifest, label = _describing(lake, table, ts), f"as of {config.as_of}"
+        selection = selections.as_of_selection(lake, table, ts)
     else:
         window = config.deleted_between or config.changed_between
         assert window is not None
         t1 = parse_time(window[0], what="T1")
         t2 = parse_time(window[1], what="T2")
-        manifest = _describing(io, table, t1)
+        manifest = _describing(lake, table, t1)
         if config.deleted_between:
-            selection = selections.deleted_between_selection(io, table, t1, t2)
+            selection = selections.deleted_between_selection(lake, table, t1, t2)
             label = f"deleted between {window[0]} and {window[1]}"
         else:
-            selection = selections.changed_between_selection(io, table, t1, t2)
+            selection = selections.changed_between_selection(lake, table, t1, t2)
             label = f"changed between {window[0]} and {window[1]} (versions before)"
     check_not_archived(io, manifest)
     if selection.note:
         label += f" ({selection.note})"
-    return Source(manifest, selection, label)
+    return manifest, selection, label
 
 
 def _value_sql(name: str, tag: str) -> str:
@@ -173,8 +206,8 @@ class Query:
         keys = source.manifest.key_schema
         self.keys = keys
         # Units make row order irrelevant; letting DuckDB drop it keeps its memory bounded.
-        setup = [*source.selection.setup, "SET preserve_insertion_order = false",
-                 "SET memory_limit = '512MB'"]
+        # No lake setup (httpfs, secrets): the selection reads verified local copies only.
+        setup = ["SET preserve_insertion_order = false", "SET memory_limit = '512MB'"]
         self.con = sandboxed_connection(list(source.selection.paths), setup_sql=setup)
         add_functions(self.con)
         sql = f"SELECT s._item FROM ({source.selection.sql}) AS s"
