@@ -19,8 +19,8 @@ from lake.commit import file_sha256
 from lake.fileio import FileIO
 from lake.progress import NullListener, ProgressListener
 from lake.verify import VerifyResult, verify_snapshot
-from schemas.errors import AlreadyExistsError, CorruptDataError, UsageError
-from schemas.manifest import Manifest
+from schemas.errors import AlreadyExistsError, CorruptDataError, ManifestError, UsageError
+from schemas.manifest import Manifest, parse_manifest
 
 
 @dataclass
@@ -54,7 +54,7 @@ def copy_snapshot(source: FileIO, target: FileIO, manifest: Manifest, *, deep: b
     table, sid = manifest.table, manifest.snapshot_id
     result = CopyResult(table, sid, target.uri)
     manifest_key = layout.snapshot_manifest(table, sid)
-    data = source.read(manifest_key)
+    data = _manifest_bytes(source, manifest_key, manifest)
     task = f"copy {sid}"
     listener.started(task, total=manifest.totals.bytes, unit="bytes")
     with tempfile.TemporaryDirectory(prefix="ddblake-copy-") as tmp:
@@ -83,6 +83,18 @@ def copy_snapshot(source: FileIO, target: FileIO, manifest: Manifest, *, deep: b
     if error is not None:
         raise error
     return result
+
+
+def _manifest_bytes(source: FileIO, key: str, manifest: Manifest) -> bytes:
+    """The source manifest's bytes, parsed again (they are written to the destination as
+    they are): they must be the manifest the copy was planned from, whose part keys are
+    the only ones read and written (``lake.layout`` builds them from checked names)."""
+    data = source.read(key)
+    if parse_manifest(data, what=source.full_uri(key)) != manifest:
+        raise ManifestError(f"{source.full_uri(key)} changed while it was being copied",
+                            hint="run the copy again; if it keeps changing, do not trust "
+                                 "that lake")
+    return data
 
 
 def _commit_copy(target: FileIO, key: str, data: bytes) -> None:

@@ -180,7 +180,7 @@ def coverage(io: FileIO, table: str) -> Coverage:
     raw = merge(spans + _state_spans(io, table))
     log = merge(subtract(raw, recorded))
     gaps = sorted(recorded + _holes(raw), key=lambda g: (g.start_us, g.end_us))
-    intervals = exact_intervals(catalog.list_snapshots(io, table), log)
+    intervals = exact_intervals(catalog.read_snapshots(io, table).manifests, log)
     return Coverage(table, tuple(intervals), tuple(gaps), tuple(log))
 
 
