@@ -52,7 +52,9 @@ def collect_garbage(io: FileIO, *, older_than: timedelta = timedelta(hours=24),
     report = GcReport(dry_run)
     if not table:
         catalog.check_lake(io)
-    tables = [layout.check_table_name(table)] if table else _tables(io)
+    elif not io.list_dirs(layout.state_key(layout.check_table_name(table), "")):
+        catalog.require_table(io, table)  # not even export state: say what the lake holds
+    tables = [table] if table else _tables(io)
     for name in tables:
         _sweep_snapshots(io, name, cutoff, report)
         _sweep_state(io, name, cutoff, report)

@@ -21,7 +21,8 @@ from ddblake.options import (
 )
 from ddblake.output import json_bytes, output_options, render_to, summary
 from ddblake.progress import TerminalProgress
-from lake.archive import STORAGE_CLASSES, THAW_TIERS
+from lake.archive import THAW_TIERS
+from lake.fileio import STORAGE_CLASSES
 from schemas.errors import UsageError
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -3,6 +3,7 @@ FileIO refuses such a key even if one were built elsewhere."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ BAD_IDS = ["..", "../x", "latest", f"{SID}/..", "", f"../../{SID}"]
 
 @pytest.mark.parametrize("table", BAD_TABLES)
 def test_no_key_is_built_from_a_bad_table_name(table: str) -> None:
-    builders = [lambda: layout.table_prefix(table), lambda: layout.snapshots_prefix(table),
+    builders: list[Callable[[], str]] = [
+                lambda: layout.table_prefix(table), lambda: layout.snapshots_prefix(table),
                 lambda: layout.snapshot_manifest(table, SID),
                 lambda: layout.change_manifest(table, SID),
                 lambda: layout.state_key(table, "x.json"),
@@ -33,7 +35,7 @@ def test_no_key_is_built_from_a_bad_table_name(table: str) -> None:
 
 @pytest.mark.parametrize("identifier", BAD_IDS)
 def test_no_key_is_built_from_a_bad_id(identifier: str) -> None:
-    builders = [lambda: layout.snapshot_dir("orders", identifier),
+    builders: list[Callable[[], str]] = [lambda: layout.snapshot_dir("orders", identifier),
                 lambda: layout.snapshot_manifest("orders", identifier),
                 lambda: layout.change_manifest("orders", identifier),
                 lambda: layout.change_part_name(identifier, 0),
@@ -103,8 +105,9 @@ def test_s3_file_io_never_leaves_its_prefix(s3: Any) -> None:
     s3.create_bucket(Bucket="lake-bucket")
     s3.put_object(Bucket="lake-bucket", Key="outside.txt", Body=b"keep me")
     io: FileIO = load_file_io("s3://lake-bucket/lake", s3_client=s3)
-    actions = [lambda k: io.read(k), lambda k: io.write(k, b"x"), lambda k: io.delete(k),
-               lambda k: io.stat(k), lambda k: io.create(k, b"x")]
+    actions: list[Callable[[str], object]] = [
+        lambda k: io.read(k), lambda k: io.write(k, b"x"), lambda k: io.delete(k),
+        lambda k: io.stat(k), lambda k: io.create(k, b"x")]
     for key in ("../outside.txt", "t/../../outside.txt", "/outside.txt", "a//b"):
         for action in actions:
             with pytest.raises(UnsafeNameError):
