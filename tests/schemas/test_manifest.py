@@ -136,3 +136,15 @@ def test_change_batches_are_held_to_the_same_rules(lake_dir: Path) -> None:
         document[field] = value
         with pytest.raises(ManifestError, match="not a"):
             parse_change_batch(dump_checked(document))
+
+
+def test_the_published_schema_states_the_same_rule(manifest_bytes: bytes) -> None:
+    """Other tools reading the JSON Schema refuse what parse_manifest refuses."""
+    from tests.schemas.test_names import HOSTILE_PATHS
+
+    schema = json.loads(resources.files("schemas").joinpath("manifest.schema.json").read_text())
+    for path, _ in HOSTILE_PATHS:
+        document = json.loads(manifest_bytes)
+        document["parts"][0]["path"] = path
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(document, schema)
