@@ -162,6 +162,10 @@ def snapshots_command(lake: str, table: str | None, profile: str | None, region:
                        f"and every query skips it: {row['damaged']}", err=True)
     render_to(rows, fmt, output, columns=("table", "snapshot_id", "created_at", "method",
                                           "consistency", "items", "bytes", "tier", "drilled"))
+    if not rows and not table:
+        from lake.catalog import empty_lake
+
+        click.echo(f"note: {empty_lake(io)}", err=True)  # a mistyped S3 prefix shows here
     if fmt == "table" and output is None:
         _show_coverage(io, sorted({r["table"] for r in rows}))
 

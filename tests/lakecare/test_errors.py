@@ -253,3 +253,15 @@ def test_forge_keeps_a_valid_checksum(local_lake: FileIO) -> None:
     forge(local_lake, m, lambda d: d.update(created_at="2026-01-01T00:00:00Z"))
     assert catalog.load_manifest(local_lake, TABLE, m.snapshot_id).created_at == \
         "2026-01-01T00:00:00Z"
+
+
+def test_a_mistyped_s3_prefix_names_what_the_bucket_holds(
+        s3_lake: FileIO, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.lakecare.conftest import BUCKET
+
+    make_snapshot(s3_lake, items=5, parts=1)
+    code, _, err = run(capsys, "restore", "--lake", f"s3://{BUCKET}/lkae", "--to", "x-copy")
+    assert code == 5 and f"the lake s3://{BUCKET}/lkae holds no tables yet" in err
+    assert f"hint: s3://{BUCKET} holds: lake" in err
+    code, out, err = run(capsys, "snapshots", "--lake", f"s3://{BUCKET}/lkae", "--format", "json")
+    assert code == 0 and json.loads(out) == [] and f"s3://{BUCKET} holds: lake" in err
