@@ -12,7 +12,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 lake_option = click.option(
     "--lake", required=True, envvar="DDBLAKE_LAKE", show_envvar=True,
     help="The lake: a local folder or s3://bucket/prefix.")
-table_option = click.option("--table", "table", default=None,
+
+
+def _table_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --table that is not a DynamoDB table name is a usage error (exit 2)."""
+    from lake.layout import check_table_name
+
+    return check_table_name(value) if value is not None else None
+
+
+table_option = click.option("--table", "table", default=None, callback=_table_name,
                             help="The table (may be left out when the lake holds one).")
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 dry_run_option = click.option("--dry-run", is_flag=True,

@@ -25,10 +25,11 @@ import orjson
 from lake import layout
 from lake.fileio import FileIO
 from lake.joblock import JobLock, acquire, lock_key
+from schemas import names
 from schemas.dynamo_json import Item
 from schemas.errors import ManifestError
 from schemas.keys import KeySchema
-from schemas.manifest import PartInfo
+from schemas.manifest import PartInfo, checked_parts
 from schemas.projection import ColumnDecision
 
 STATE_VERSION = 1
@@ -83,7 +84,8 @@ class RunState:
     def from_bytes(cls, data: bytes, what: str) -> RunState:
         try:
             d = orjson.loads(data)
-            return cls(d["snapshot_id"], d["table"], int(d["segments"]),
+            return cls(names.lake_id(d["snapshot_id"], what="snapshot_id"),
+                       names.table_name(d["table"], what="table"), int(d["segments"]),
                        bool(d["consistent_read"]), d["started_at"],
                        KeySchema.from_dict(d["keys"]), d["table_description"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
@@ -118,7 +120,7 @@ class Checkpoint:
         try:
             d = orjson.loads(data)
             return cls(int(d["segment"]), d.get("last_key"),
-                       [PartInfo.from_dict(p) for p in d["parts"]],
+                       list(checked_parts(d["parts"], under="data")),
                        [[ColumnDecision.from_dict(c) for c in cols] for cols in d["columns"]],
                        int(d["item_bytes"]), bool(d["done"]))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:

@@ -21,8 +21,8 @@ from lake.fileio import FileIO
 from lake.progress import NullListener, ProgressListener
 from lake.verified import Expected, fetch_verified, hash_object
 from lake.verify import VerifyResult, head, verify_snapshot
-from schemas.errors import AlreadyExistsError, UsageError
-from schemas.manifest import Manifest
+from schemas.errors import AlreadyExistsError, ManifestError, UsageError
+from schemas.manifest import Manifest, parse_manifest
 
 
 @dataclass
@@ -56,7 +56,7 @@ def copy_snapshot(source: FileIO, target: FileIO, manifest: Manifest, *, deep: b
     table, sid = manifest.table, manifest.snapshot_id
     result = CopyResult(table, sid, target.uri)
     manifest_key = layout.snapshot_manifest(table, sid)
-    data = source.read(manifest_key)
+    data = _manifest_bytes(source, manifest_key, manifest)
     task = f"copy {sid}"
     listener.started(task, total=manifest.totals.bytes, unit="bytes")
     with tempfile.TemporaryDirectory(prefix="ddblake-copy-") as tmp:
@@ -91,6 +91,18 @@ def _already_there(target: FileIO, expected: Expected) -> bool:
     if checksum is not None:
         return checksum == expected.sha256
     return hash_object(target, expected.key) == (expected.bytes, expected.sha256)
+
+
+def _manifest_bytes(source: FileIO, key: str, manifest: Manifest) -> bytes:
+    """The source manifest's bytes, parsed again (they are written to the destination as
+    they are): they must be the manifest the copy was planned from, whose part keys are
+    the only ones read and written (``lake.layout`` builds them from checked names)."""
+    data = source.read(key)
+    if parse_manifest(data, what=source.full_uri(key)) != manifest:
+        raise ManifestError(f"{source.full_uri(key)} changed while it was being copied",
+                            hint="run the copy again; if it keeps changing, do not trust "
+                                 "that lake")
+    return data
 
 
 def _commit_copy(target: FileIO, key: str, data: bytes) -> None:

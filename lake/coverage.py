@@ -281,7 +281,7 @@ def exact_intervals(snapshots: list[Manifest], log: list[Interval],
 def coverage(io: FileIO, table: str) -> Coverage:
     """What ``as_of`` can rebuild exactly for ``table``, and the gaps in its change log."""
     batches = catalog.list_change_batches(io, table)
-    snapshots = catalog.list_snapshots(io, table)
+    snapshots = catalog.read_snapshots(io, table).manifests
     spans, recorded = _batch_spans(batches)
     windows, compacted = _export_spans(batches)
     raw = merge(spans + windows + _state_spans(io, table))

@@ -61,8 +61,10 @@ class LakeSession:
     def table(self) -> str | None:
         """The default table: the one asked for, else the lake's only table, else None."""
         if self.options.table:
-            return self.options.table
+            return catalog.require_table(self.io, self.options.table)
         tables = catalog.list_tables(self.io)
+        if not tables:
+            raise catalog.empty_lake(self.io)
         return tables[0] if len(tables) == 1 else None
 
     def _items_selection(self) -> Selection | None:
@@ -79,8 +81,9 @@ class LakeSession:
         """The statements that give any DuckDB the same views (secrets redacted on demand)."""
         if self._setup is None:
             table = self.table
-            statements = views.setup_statements(self.io, table)
             selection = self._items_selection()
+            statements = views.setup_statements(self.io, table, self.notes,
+                                                items=selection is None)
             if selection is not None and table:
                 if selection.note:
                     self.notes.append(selection.note)

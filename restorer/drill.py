@@ -70,6 +70,14 @@ class DrillResult:
                 "restored_items": self.restored_items, "expected_digest": self.expected_digest,
                 "found_digest": self.found_digest, "checks": self.checks, "error": self.error}
 
+    def summary(self) -> dict[str, Any]:
+        """What a person reads after a drill: no ``error`` line when there was none (a
+        passed drill must not print ``error:``)."""
+        shown = self.to_dict()
+        if shown["error"] is None:
+            del shown["error"]
+        return shown
+
 
 def drill(config: DrillConfig, *, session: Any = None,
           listener: ProgressListener | None = None) -> DrillResult:

@@ -47,6 +47,11 @@ class ManifestError(DdbLakeError):
     exit_code = 4
 
 
+class UnsafeNameError(ManifestError):
+    """A name read from the lake (a manifest's part path, table name or id) would make a key
+    outside its place; the document naming it is refused, never used."""
+
+
 class CorruptDataError(DdbLakeError):
     """A part's bytes or rows do not match what the manifest recorded."""
 

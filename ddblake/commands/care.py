@@ -21,7 +21,8 @@ from ddblake.options import (
 )
 from ddblake.output import json_bytes, output_options, render_to, summary
 from ddblake.progress import TerminalProgress
-from lake.archive import STORAGE_CLASSES, THAW_TIERS
+from lake.archive import THAW_TIERS
+from lake.fileio import STORAGE_CLASSES
 from schemas.errors import UsageError
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -74,9 +75,15 @@ def verify_command(snapshot: str | None, all_: bool, lake: str, table: str | Non
     if bool(snapshot) == all_:
         raise UsageError("give either SNAPSHOT or --all", hint="e.g. ddblake verify latest "
                                                                "--lake LAKE --deep")
+    from lake import catalog
+
     io = _lake(lake, profile, region)
     listener = TerminalProgress(quiet=quiet)
     if all_:
+        if table:
+            catalog.require_table(io, table)
+        else:
+            catalog.check_lake(io)
         results = verify_lake(io, table, deep=deep, changes=not no_changes, listener=listener,
                               workers=workers)
     else:
@@ -318,4 +325,4 @@ def drill_command(table: str, lake: str, snapshot: str, target: str | None, keep
                          keep_table=keep_table, profile=profile, region=region)
     result = drill(config, session=make_session(profile, region),
                    listener=TerminalProgress(quiet=quiet))
-    summary(result.to_dict(), fmt)
+    summary(result.to_dict() if fmt == "json" else result.summary(), fmt)

@@ -144,22 +144,28 @@ def snapshots_command(lake: str, table: str | None, profile: str | None, region:
     In table format it then shows, per table, the intervals of time that `as_of` rebuilds
     exactly and any gaps in the change log (the same rows as `ddblake coverage`)."""
     from exporter.listing import snapshot_rows
-    from lake import catalog
     from lake.archive import snapshot_tier
     from lake.aws import make_session
-    from lake.drills import drills
+    from lake.drills import passed_drills
     from lake.fileio import load_file_io
 
     io = load_file_io(lake, session=make_session(profile, region))
-    rows = snapshot_rows(io, table)
+    listed = snapshot_rows(io, table)
+    rows = [row for row, _ in listed]
     proven = {(d["table"], d["snapshot"]): d["started_at"]
-              for t in {r["table"] for r in rows} for d in drills(io, t)
-              if d.get("outcome") == "passed"}
-    for row, manifest in zip(rows, catalog.list_snapshots(io, table), strict=True):
-        row["tier"] = snapshot_tier(io, manifest)
+              for t in {r["table"] for r in rows} for d in passed_drills(io, t)}
+    for row, manifest in listed:
+        row["tier"] = snapshot_tier(io, manifest) if manifest else "DAMAGED"
         row["drilled"] = proven.get((row["table"], row["snapshot_id"]), "")
+        if manifest is None:
+            click.echo(f"warning: snapshot {row['snapshot_id']} of {row['table']} is damaged "
+                       f"and every query skips it: {row['damaged']}", err=True)
     render_to(rows, fmt, output, columns=("table", "snapshot_id", "created_at", "method",
                                           "consistency", "items", "bytes", "tier", "drilled"))
+    if not rows and not table:
+        from lake.catalog import empty_lake
+
+        click.echo(f"note: {empty_lake(io)}", err=True)  # a mistyped S3 prefix shows here
     if fmt == "table" and output is None:
         _show_coverage(io, sorted({r["table"] for r in rows}))
 

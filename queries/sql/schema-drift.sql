@@ -16,7 +16,7 @@ side_a AS (
   SELECT e.key AS attribute,
          string_agg(DISTINCT json_keys(e.value)[1], ',' ORDER BY json_keys(e.value)[1]) AS types,
          count(*) AS present
-  FROM query_table('_snap_items__' || $table) AS s, json_each(s._item) AS e
+  FROM query_table('_snap_items__' || hex($table)) AS s, json_each(s._item) AS e
   WHERE s._snapshot_id = (SELECT a FROM ids)
   GROUP BY attribute
 ),
@@ -24,7 +24,7 @@ side_b AS (
   SELECT e.key AS attribute,
          string_agg(DISTINCT json_keys(e.value)[1], ',' ORDER BY json_keys(e.value)[1]) AS types,
          count(*) AS present
-  FROM query_table('_snap_items__' || $table) AS s, json_each(s._item) AS e
+  FROM query_table('_snap_items__' || hex($table)) AS s, json_each(s._item) AS e
   WHERE s._snapshot_id = (SELECT b FROM ids)
   GROUP BY attribute
 )
