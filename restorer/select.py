@@ -164,7 +164,7 @@ class Query:
         self.isolated = isolated_connection()
         add_functions(self.isolated)
         self.filter: RowFilter | None = None
-        if config.where:
+        if config.where is not None:
             shape = run_trusted(self.con, sql).limit(0).to_arrow_table().schema
             rows = self.isolated.from_arrow(shape.empty_table()).project(AS_SELECTED)
             self.filter = compile_filter(config.where, self.isolated, rows)
