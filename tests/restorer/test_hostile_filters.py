@@ -158,8 +158,12 @@ def test_escapes_through_every_quoting_are_refused(lake: Path) -> None:
 
 def test_a_nested_comment_is_all_comment(lake: Path) -> None:
     """DuckDB nests block comments: what looks like an escape is inside the comment."""
-    where = f"status = 'active' /* /* */ ) UNION ALL SELECT _item FROM read_parquet('{old_part(lake)}') /* */ */"
-    assert check(lake, where) == ACTIVE
+    assert check(lake, nested_comment(lake)) == ACTIVE
+
+
+def nested_comment(lake: Path) -> str:
+    return (f"status = 'active' /* /* */ ) UNION ALL SELECT _item FROM "
+            f"read_parquet('{old_part(lake)}') /* */ */")
 
 
 @pytest.mark.parametrize("where", REFUSED)
@@ -216,7 +220,7 @@ def test_generated_filters_are_refused_or_select_a_subset(lake: Path, parts: lis
     check(lake, where)
 
 
-PAYLOAD = st.lists(st.sampled_from(list("'\"$\\;()-/*\n\t #?:,[]{}") + [
+PAYLOAD = st.lists(st.sampled_from([*"'\"$\\;()-/*\n\t #?:,[]{}",
     "UNION ALL SELECT ", "_item", " FROM ", "q", "ok", "read_parquet('OLD')", " OR true", "E'",
     "U&'", "$q$"]), max_size=12).map("".join)
 
@@ -266,7 +270,8 @@ def test_a_filter_that_passed_the_check_still_sees_only_its_rows(lake: Path) -> 
     try:
         con = query.isolated
         part = old_part(lake)
-        for sql in (f"SELECT * FROM read_parquet('{part}')", "SELECT * FROM read_text('/etc/hostname')",
+        for sql in (f"SELECT * FROM read_parquet('{part}')",
+                    "SELECT * FROM read_text('/etc/hostname')",
                     "COPY (SELECT 1) TO '/tmp/ddblake-pwned.csv'",
                     "SET enable_external_access = true", "ATTACH '/tmp/ddblake-pwned.db' AS x",
                     "LOAD httpfs", "SELECT * FROM glob('/etc/*')"):
@@ -317,8 +322,7 @@ def test_everything_a_restore_writes_is_an_item_of_the_snapshot(aws: None, lake:
     for where in escapes(old_part(lake)) + REFUSED[:12]:
         assert isinstance(restores.written(where), DdbLakeError), where
     active = {value_key(i) for i in SELECTED if i["status"]["S"] == "active"}
-    for where in ACCEPTED[:6] + [f"status = 'active' /* /* */ ) UNION ALL SELECT _item FROM "
-                                 f"read_parquet('{old_part(lake)}') /* */ */"]:
+    for where in [*ACCEPTED[:6], nested_comment(lake)]:
         assert restores.written(where) == active, where
 
 
