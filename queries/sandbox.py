@@ -18,6 +18,7 @@ What is trusted, and where user text goes:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import duckdb
@@ -68,28 +69,45 @@ def isolated_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def run_trusted(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyRelation:
-    """Run ddblake's own SQL on a sandboxed connection, with DuckDB's errors translated."""
+def run_trusted(con: duckdb.DuckDBPyConnection, sql: str,
+                paths: Sequence[str] = ()) -> duckdb.DuckDBPyRelation:
+    """Run ddblake's own SQL on a sandboxed connection that reads ``paths``, with DuckDB's
+    errors translated."""
     try:
         return con.sql(sql)
     except duckdb.Error as e:
-        raise reading_error(e) from e
+        raise reading_error(e, paths) from e
 
 
-def reading_error(error: duckdb.Error) -> DdbLakeError:
-    """A DuckDB error met while reading the lake's parts, as a ddblake error."""
+def reading_error(error: BaseException, paths: Sequence[str] = ()) -> DdbLakeError:
+    """A DuckDB error met while reading ``paths``, as a ddblake error. Errors that cross an
+    Arrow stream arrive as ``OSError`` with DuckDB's text (``IO Error: ...``). DuckDB reads
+    a missing file as a folder to glob, which the sandbox refuses: a missing local part is
+    reported as missing (exit 5), not as a refusal."""
+    gone = [p for p in paths if "://" not in p and not os.path.exists(p)]
+    if gone:
+        return MissingDataError(f"{len(gone)} part(s) of the selection are missing, e.g. "
+                                f"{gone[0]}", hint="check the lake with `ddblake verify`")
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if isinstance(error, duckdb.PermissionException) or "configuration has been locked" in text:
+    kind = type(error) if isinstance(error, duckdb.Error) else _KINDS.get(text.split(":")[0])
+    if kind is duckdb.PermissionException or "configuration has been locked" in text:
         return SandboxError(f"refused by the sandbox: {text}",
                             hint="the selection may read only its own parts; report this")
-    if isinstance(error, duckdb.IOException) and "No files found" in text:
+    if kind is duckdb.IOException and "No files found" in text:
         return MissingDataError(f"a part of the selection is missing: {text}",
                                 hint="check the lake with `ddblake verify`")
-    if isinstance(error, duckdb.IOException | duckdb.HTTPException):
+    if kind in (duckdb.IOException, duckdb.HTTPException):
         return StorageError(f"DuckDB could not read the lake: {text}",
                             hint="check the lake URI and AWS settings")
-    if isinstance(error, duckdb.InvalidInputException):
+    if kind is duckdb.InvalidInputException:
         return CorruptDataError(f"the selection could not be read: {text}",
                                 hint="check the lake with `ddblake verify --deep`")
     return DdbLakeError(f"the selection could not be read: {text}",
                         hint="this is a bug in ddblake; please report it with the command")
+
+
+_KINDS: dict[str, type[duckdb.Error]] = {
+    "IO Error": duckdb.IOException, "HTTP Error": duckdb.HTTPException,
+    "Permission Error": duckdb.PermissionException,
+    "Invalid Input Error": duckdb.InvalidInputException,
+}

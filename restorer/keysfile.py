@@ -79,7 +79,8 @@ def _lines(path: str, file: Path) -> Iterator[tuple[int, str]]:
                 yield n, raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise UsageError(f"keys file {path} line {n} is not UTF-8 text "
-                                 f"({e.reason} at byte {e.start + 1})", hint=_hint()) from e
+                                 f"({e.reason} at byte {e.start + 1}; a binary file?)",
+                                 hint=_hint()) from e
 
 
 def _json_rows(path: str, lines: Iterator[tuple[int, str]]
@@ -107,7 +108,7 @@ def _csv_rows(path: str, lines: Iterator[tuple[int, str]], keys: KeySchema
             numbers.append(n)
             yield line
 
-    reader = csv.reader(texts())
+    reader = csv.reader(texts(), strict=True)
     try:
         header = next(reader)
         missing = [a.name for a in keys.attributes if a.name not in header]

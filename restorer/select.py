@@ -145,30 +145,43 @@ class Query:
     def __init__(self, source: Source, config: RestoreConfig) -> None:
         keys = source.manifest.key_schema
         self.keys = keys
+        wanted = load_keys(config.keys_file, keys) if config.keys_file else None
+        self.keys_given: int | None = None if wanted is None else int(wanted.num_rows)
+        self.keys_matched: int | None = None  # how many matched an item (set by count)
         # Units make row order irrelevant; letting DuckDB drop it keeps its memory bounded.
         setup = [*source.selection.setup, "SET preserve_insertion_order = false",
                  "SET memory_limit = '512MB'"]
-        self.con = sandboxed_connection(list(source.selection.paths), setup_sql=setup)
-        add_functions(self.con)
-        sql = f"SELECT s.* FROM ({source.selection.sql}) AS s"
-        self.keys_given: int | None = None
-        self.keys_matched: int | None = None
-        if config.keys_file:
-            wanted = load_keys(config.keys_file, keys)
-            self.keys_given = wanted.num_rows
-            self.con.register(KEYS_VIEW, wanted)
-            on = " AND ".join(f"{key_text_sql(a)} = k.k{i}" for i, a in enumerate(keys.attributes))
-            sql = (f"SELECT s.*, k.{KEY_ROW} FROM ({source.selection.sql}) AS s "
-                   f"JOIN {KEYS_VIEW} AS k ON {on}")
-        self.sql = sql
+        self.paths = list(source.selection.paths)
+        self.con = sandboxed_connection(self.paths, setup_sql=setup)
         self.isolated = isolated_connection()
-        add_functions(self.isolated)
-        self.filter: RowFilter | None = None
-        if config.where is not None:
-            shape = run_trusted(self.con, sql).limit(0).to_arrow_table().schema
-            rows = self.isolated.from_arrow(shape.empty_table()).project(AS_SELECTED)
-            self.filter = compile_filter(config.where, self.isolated, rows)
         self._read_error: BaseException | None = None
+        try:
+            add_functions(self.con)
+            add_functions(self.isolated)
+            self.sql = self._selected_sql(source.selection.sql, wanted)
+            self.filter = None if config.where is None else self._compile(config.where)
+        except BaseException:
+            self.close()
+            raise
+
+    def _selected_sql(self, selection_sql: str, wanted: pa.Table | None) -> str:
+        """The reader's SQL: the selection, joined with the keys file's distinct keys."""
+        if wanted is None:
+            return f"SELECT s.* FROM ({selection_sql}) AS s"
+        self.con.register(KEYS_VIEW, wanted)
+        on = " AND ".join(f"{key_text_sql(a)} = k.k{i}"
+                          for i, a in enumerate(self.keys.attributes))
+        return (f"SELECT s.*, k.{KEY_ROW} FROM ({selection_sql}) AS s "
+                f"JOIN {KEYS_VIEW} AS k ON {on}")
+
+    def _compile(self, where: str) -> RowFilter:
+        """The checked filter, bound against the selection's columns (no row is read)."""
+        try:
+            shape = run_trusted(self.con, self.sql, self.paths).limit(0).to_arrow_table().schema
+        except duckdb.Error as e:
+            raise reading_error(e, self.paths) from e
+        rows = self.isolated.from_arrow(shape.empty_table()).project(AS_SELECTED)
+        return compile_filter(where, self.isolated, rows)
 
     def close(self) -> None:
         self.isolated.close()
@@ -176,7 +189,7 @@ class Query:
 
     def _rows(self) -> duckdb.DuckDBPyRelation:
         """The selected rows, read by the reader, as a relation of the isolated connection."""
-        source = run_trusted(self.con, self.sql).to_arrow_reader(ROWS)
+        source = run_trusted(self.con, self.sql, self.paths).to_arrow_reader(ROWS)
         self._read_error = None
 
         def guarded() -> Iterator[pa.RecordBatch]:
@@ -197,15 +210,15 @@ class Query:
         """``work()`` with DuckDB's errors translated: the reader's, or the filter's."""
         try:
             return work()
-        except (duckdb.Error, pa.ArrowException) as e:
+        except (duckdb.Error, pa.ArrowException, OSError) as e:
             raise self._failure(e) from e
 
     def _failure(self, error: BaseException) -> DdbLakeError:
         read = self._read_error
         if isinstance(read, DdbLakeError):
             return read
-        if isinstance(read, duckdb.Error):
-            return reading_error(read)
+        if read is not None:
+            return reading_error(read, self.paths)
         text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         if self.filter is not None:
             return FilterError(f"the --where filter failed on a selected row: {text}",
