@@ -11,7 +11,8 @@ How a filter is accepted (:func:`compile_filter`):
    sample, CTE or second statement. This is the same string DuckDB's expression parser
    (``duckdb.SQLExpression``, used to evaluate the filter) parses, with the same parser,
    so the tree checked is the tree evaluated; anything it would silently drop (``a = 1
-   FROM read_csv(...)``) is refused here instead.
+   FROM read_csv(...)``) is refused here instead. As a second check, the parsed expression
+   as DuckDB prints it back is parsed and checked again.
 3. Every node of the expression tree is walked (iteratively; depth does not matter) and
    must be of an allowed kind: column references, constants, comparisons, AND/OR/NOT,
    IS [NOT] NULL, IN (list), BETWEEN, CASE, CAST/TRY_CAST, COLLATE, subscripts, lambdas,
@@ -95,17 +96,22 @@ def compile_filter(text: str, con: duckdb.DuckDBPyConnection,
     """Check ``text`` (see the module docstring) on ``con`` (an isolated connection) and
     bind it against ``rows``, an empty relation of ``con`` shaped like the selection."""
     _check_text(text)
-    tree = parse_expression(con, text)
-    problem = first_problem(tree, callable_functions())
-    if problem:
-        raise SandboxError(f"the --where filter is refused: it uses {problem}", hint=HINT)
+    _check_tree(parse_expression(con, text))
     try:
         expression = duckdb.SQLExpression(text)
     except duckdb.Error as e:  # the same parse succeeded above; kept total anyway
         raise FilterError(f"the --where filter does not parse: {_first_line(e)}",
                           hint=HINT) from e
+    # The tree DuckDB will evaluate, as DuckDB prints it, passes the same rule.
+    _check_tree(parse_expression(con, str(expression)))
     _check_boolean(rows, expression)
     return RowFilter(text, expression)
+
+
+def _check_tree(tree: dict[str, Any]) -> None:
+    problem = first_problem(tree, callable_functions())
+    if problem:
+        raise SandboxError(f"the --where filter is refused: it uses {problem}", hint=HINT)
 
 
 def _check_text(text: str) -> None:
