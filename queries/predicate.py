@@ -85,10 +85,13 @@ class FilterError(UsageError):
 
 @dataclass(frozen=True)
 class RowFilter:
-    """A checked filter: the text as given and DuckDB's parsed expression of it."""
+    """A checked filter: the text as given, DuckDB's parsed expression of it, and the
+    (lower-case) names its column references start with (a superset of the columns it
+    reads: lambda parameters are in it too)."""
 
     text: str
     expression: duckdb.Expression
+    names: frozenset[str] = frozenset()
 
 
 def compile_filter(text: str, con: duckdb.DuckDBPyConnection,
@@ -96,7 +99,8 @@ def compile_filter(text: str, con: duckdb.DuckDBPyConnection,
     """Check ``text`` (see the module docstring) on ``con`` (an isolated connection) and
     bind it against ``rows``, an empty relation of ``con`` shaped like the selection."""
     _check_text(text)
-    _check_tree(parse_expression(con, text))
+    tree = parse_expression(con, text)
+    _check_tree(tree)
     try:
         expression = duckdb.SQLExpression(text)
     except duckdb.Error as e:  # the same parse succeeded above; kept total anyway
@@ -105,7 +109,9 @@ def compile_filter(text: str, con: duckdb.DuckDBPyConnection,
     # The tree DuckDB will evaluate, as DuckDB prints it, passes the same rule.
     _check_tree(parse_expression(con, str(expression)))
     _check_boolean(rows, expression)
-    return RowFilter(text, expression)
+    names = frozenset(str(n["column_names"][0]).lower() for n in _nodes(tree)
+                      if n.get("class") == "COLUMN_REF" and n.get("column_names"))
+    return RowFilter(text, expression, names)
 
 
 def _check_tree(tree: dict[str, Any]) -> None:

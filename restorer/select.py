@@ -35,7 +35,7 @@ from queries import selections, timeline
 from queries.predicate import FilterError, RowFilter, compile_filter
 from queries.sandbox import isolated_connection, reading_error, run_trusted, sandboxed_connection
 from queries.selections import Selection
-from queries.sqltext import literal, parse_time, to_us
+from queries.sqltext import ident, literal, parse_time, to_us
 from restorer.config import RestoreConfig
 from restorer.keysfile import KEY_ROW, load_keys
 from schemas.dynamo_json import normalize_number
@@ -159,6 +159,9 @@ class Query:
             add_functions(self.con)
             add_functions(self.isolated)
             self.sql = self._selected_sql(source.selection.sql, wanted)
+            # What crosses to the isolated connection: _item, the key number, and the
+            # columns the filter refers to (binding it on them gives the same expression).
+            self._columns = ["_item"] + ([KEY_ROW] if wanted is not None else [])
             self.filter = None if config.where is None else self._compile(config.where)
         except BaseException:
             self.close()
@@ -181,7 +184,10 @@ class Query:
         except duckdb.Error as e:
             raise reading_error(e, self.paths) from e
         rows = self.isolated.from_arrow(shape.empty_table()).project(AS_SELECTED)
-        return compile_filter(where, self.isolated, rows)
+        checked = compile_filter(where, self.isolated, rows)
+        self._columns += [c for c in shape.names
+                          if c.lower() in checked.names and c not in self._columns]
+        return checked
 
     def close(self) -> None:
         self.isolated.close()
@@ -189,7 +195,8 @@ class Query:
 
     def _rows(self) -> duckdb.DuckDBPyRelation:
         """The selected rows, read by the reader, as a relation of the isolated connection."""
-        source = run_trusted(self.con, self.sql, self.paths).to_arrow_reader(ROWS)
+        sql = f"SELECT {', '.join(map(ident, self._columns))} FROM ({self.sql}) AS q"
+        source = run_trusted(self.con, sql, self.paths).to_arrow_reader(ROWS)
         self._read_error = None
 
         def guarded() -> Iterator[pa.RecordBatch]:
