@@ -338,3 +338,13 @@ def test_generated_filters_never_restore_anything_else(aws: None, lake: Path, pa
     got = restores.written(f"status = 'active' AND note <> {literal[1]}{comment}")
     assert got == {value_key(i) for i in SELECTED
                    if i["status"]["S"] == "active" and literal[0] != "ok"}
+
+
+def test_the_cli_refuses_escapes_with_exit_2(aws: None, lake: Path, capsys: Any) -> None:
+    from tests.helpers import run_cli
+
+    for where in escapes(old_part(lake))[:9]:
+        code, out, err = run_cli(capsys, "restore", "orders", "--lake", str(lake), "--to",
+                                 "t", "--where", where, "--dry-run")
+        assert code == 2 and "error: the --where filter" in err and "hint:" in err, err
+        assert "ESCAPED" not in out + err and "Traceback" not in err
