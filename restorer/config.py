@@ -152,6 +152,7 @@ class RestoreResult:
     dry_run: bool = False
     sample: tuple[str, ...] = ()
     verification: Verification | None = None
+    keys_unmatched: int | None = None  # distinct keys of --keys that matched no item
 
     @property
     def ok(self) -> bool:
@@ -170,6 +171,8 @@ class RestoreResult:
             "requests": self.requests, "retry_rounds": self.retry_rounds,
             "seconds": round(self.seconds, 3),
             "verification": self.verification.to_dict() if self.verification else None,
+            **({"keys_unmatched": self.keys_unmatched}
+               if self.keys_unmatched is not None else {}),
             **({"sample": list(self.sample)} if self.dry_run else {}),
         }
 

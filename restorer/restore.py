@@ -68,6 +68,7 @@ def restore(config: RestoreConfig, *, session: Any = None,
         source = resolve_source(io, config, listener=listener)  # verified local parts
         with contextlib.closing(source), contextlib.closing(Query(source, config)) as query:
             selected, fingerprint = query.count()
+            _warn_unmatched(config, query, listener)
             if config.dry_run:
                 return _dry_run(config, source, query, selected, started)
             journal = previous or _new_journal(config, source, selected, fingerprint)
@@ -77,7 +78,8 @@ def restore(config: RestoreConfig, *, session: Any = None,
             run = _Run(config, io, ddb, listener, source, journal, lock)
             _save(run)
             _prepare_target(run)
-            result = _write_all(run, query, started)
+            result = replace(_write_all(run, query, started),
+                             keys_unmatched=_unmatched(query))
     finally:
         if lock is not None:
             lock.release()
@@ -108,6 +110,20 @@ def _save(run: _Run) -> None:
     run.journal.save(run.io)
 
 
+def _unmatched(query: Query) -> int | None:
+    """How many distinct keys of the keys file matched no item (None without one)."""
+    if query.keys_given is None or query.keys_matched is None:
+        return None
+    return query.keys_given - query.keys_matched
+
+
+def _warn_unmatched(config: RestoreConfig, query: Query, listener: ProgressListener) -> None:
+    unmatched = _unmatched(query)
+    if unmatched:
+        listener.message(f"warning: {unmatched} of {query.keys_given} keys in "
+                         f"{config.keys_file} matched no item of the selection")
+
+
 def _new_journal(config: RestoreConfig, source: Source, selected: int,
                  fingerprint: str) -> Journal:
     request = {"snapshot": config.snapshot, "as_of": config.as_of,
@@ -134,7 +150,7 @@ def _dry_run(config: RestoreConfig, source: Source, query: Query, selected: int,
     return RestoreResult("(dry run)", source.manifest.table, source.manifest.snapshot_id,
                          config.target, _label(config, source), False, selected,
                          dry_run=True, sample=tuple(query.sample(config.sample)),
-                         seconds=time.monotonic() - started)
+                         seconds=time.monotonic() - started, keys_unmatched=_unmatched(query))
 
 
 def _label(config: RestoreConfig, source: Source) -> str:

@@ -50,8 +50,9 @@ def _summary(result: RestoreResult, fmt: str) -> dict[str, Any]:
 @click.option("--as-of", default=None, metavar="TIMESTAMP",
               help="Restore the table as it was at this time (ISO 8601, UTC).")
 @click.option("--where", default=None, metavar="SQL",
-              help="Only items matching this SQL predicate (sandboxed DuckDB; columns are the "
-                   "snapshot's typed columns and _item).")
+              help="Only items for which this boolean DuckDB expression is true (columns: the "
+                   "snapshot's typed columns, _item, _pk, _sk; no subqueries, table "
+                   "functions or settings).")
 @click.option("--keys", "keys_file", default=None, type=click.Path(dir_okay=False),
               help="Only these keys: a CSV file with a header naming the key attributes, or "
                    "JSON lines ({\"id\": \"a\"} or {\"id\": {\"S\": \"a\"}}).")

@@ -2,16 +2,8 @@
 -- description: attributes added, removed or whose DynamoDB types differ between two snapshots of the table
 -- param: a = previous | the older snapshot id (default: the one before the latest)
 -- param: b = latest | the newer snapshot id (default: the latest)
-WITH ordered AS (
-  SELECT snapshot_id, row_number() OVER (ORDER BY point_us DESC, snapshot_id DESC) AS age
-  FROM snapshots WHERE "table" = $table
-),
-ids AS (
-  SELECT CASE WHEN $a = 'previous' THEN (SELECT snapshot_id FROM ordered WHERE age = 2)
-              ELSE $a END AS a,
-         CASE WHEN $b = 'latest' THEN (SELECT snapshot_id FROM ordered WHERE age = 1)
-              ELSE $b END AS b
-),
+-- snapshot-params: a, b
+WITH ids AS (SELECT $a AS a, $b AS b),
 side_a AS (
   SELECT e.key AS attribute,
          string_agg(DISTINCT json_keys(e.value)[1], ',' ORDER BY json_keys(e.value)[1]) AS types,
