@@ -85,7 +85,7 @@ def test_an_error_while_streaming_is_a_clear_error(local_case: LakeCase, capsys:
 def test_a_mistyped_lake_path_says_so(tmp_path: Path, capsys: Any) -> None:
     code, _, err = run(capsys, "query", "--lake", str(tmp_path / "no-such-lake"),
                        "SELECT count(*) FROM items")
-    assert code == 2 and "holds no table" in err and "--lake" in err, err
+    assert code == 5 and "does not exist" in err and "--lake" in err, err
 
 
 def test_the_shell_reports_refusals_and_goes_on(local_case: LakeCase, tmp_path: Path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from lake import catalog
 from lake.fileio import load_file_io
+from lake.verified import VerifiedLake
 from queries.sandbox import run_trusted, sandboxed_connection
 from queries.selections import (
     Selection,
@@ -221,5 +223,10 @@ def test_sandbox_blocks_statements_and_settings(any_case: LakeCase) -> None:
                 "SELECT * FROM read_csv('/etc/passwd')"):
         with pytest.raises(SandboxError, match="refused by the sandbox"):
             run_trusted(con, sql).fetchall()
-    filtered = sandboxed(any_case.io, sel, "status = 'active' AND price > 110")
+    # A restore reads verified local copies of the parts (no httpfs in its connections).
+    with contextlib.closing(VerifiedLake(any_case.io)) as lake:
+        local = snapshot_selection(
+            lake, catalog.find_snapshot(lake, any_case.second.snapshot_id, TABLE))
+        lake.fetch()
+        filtered = sandboxed(lake, local, "status = 'active' AND price > 110")
     assert filtered and all('"active"' in t for t in filtered)
