@@ -135,8 +135,7 @@ def _check_text(text: str) -> None:
 def parse_expression(con: duckdb.DuckDBPyConnection, text: str) -> dict[str, Any]:
     """DuckDB's parse tree of ``SELECT <text>``, which must be one bare select-list
     expression (no clause, no second statement). The text is bound, never spliced."""
-    row = con.execute("SELECT json_serialize_sql($1)", ["SELECT " + text]).fetchone()
-    assert row is not None
+    [row] = con.execute("SELECT json_serialize_sql($1)", ["SELECT " + text]).fetchall()
     return _tree_of(str(row[0]))
 
 

@@ -278,9 +278,8 @@ class Query:
                 "coalesce(sum(hash(_item)) FILTER (WHERE _keep), 0)::VARCHAR")
         if self.keys_given is not None:
             sums += f", count(DISTINCT {KEY_ROW})"
-        row = self._run(lambda: self._rows().select(duckdb.StarExpression(), keep.alias("_keep"))
-                        .aggregate(sums).fetchone())
-        assert row is not None
+        [row] = self._run(lambda: self._rows().select(duckdb.StarExpression(), keep.alias("_keep"))
+                          .aggregate(sums).fetchall())
         if self.keys_given is not None:
             self.keys_matched = int(row[2])
         return int(row[0]), str(row[1])
