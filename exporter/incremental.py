@@ -27,12 +27,12 @@ from typing import Any
 import orjson
 
 from exporter.export_reader import Export, check_format, iter_lines, local_copy, verify_md5
-from exporter.file_pool import plan, run_tasks
-from exporter.native import ConvertConfig, iso_us
+from exporter.native import WORKER_MODULES, ConvertConfig, iso_us, seeds, storage
 from lake import layout
 from lake.fileio import FileIO
 from lake.progress import NullListener, ProgressListener
 from lake.writers import write_change_batch
+from runtime.executor import Kit, make_executor, plan
 from schemas.changes import ChangeRecord, Operation
 from schemas.errors import CorruptDataError, UsageError
 from schemas.keys import KeySchema
@@ -148,11 +148,11 @@ def _write(lake: FileIO, task: ChangeTask, records: list[ChangeRecord],
     result.created += int(created)
 
 
-def convert_changes_in_worker(task: ChangeTask) -> ChangeResult:
-    from exporter.native import _io
-
-    return convert_changes_file(_io(task.export.root_uri, task.config),
-                                _io(task.lake_uri, task.config), task)
+def convert_changes_unit(task: ChangeTask, kit: Kit) -> ChangeResult:
+    """The unit on any executor: one data file -> change batches whose ids derive from the
+    export, file and chunk (a retry writes the same batches)."""
+    return convert_changes_file(storage(kit, task.export.root_uri, task.config),
+                                storage(kit, task.lake_uri, task.config), task)
 
 
 @dataclass
@@ -178,11 +178,11 @@ def convert_incremental(export: Export, source: FileIO, lake: FileIO, *, keys: K
     tasks, workers = plan([ChangeTask(i, export, lake.uri, table, keys, config)
                            for i in range(len(export.files))],
                           lambda task: export.files[task.index].item_count, config.workers)
-    worker: Any = (convert_changes_in_worker if workers > 1
-                   else (lambda task: convert_changes_file(source, lake, task)))
+    executor = make_executor(config.engine, workers)
     outcome = ChangesOutcome(info.export_id, [], 0, 0, 0)
     listener.started(TASK, total=float(info.item_count), unit="records")
-    for result in run_tasks(worker, tasks, workers=workers):
+    for result in executor.map(convert_changes_unit, tasks, preload=WORKER_MODULES,
+                               seeds=seeds(source, lake)):
         outcome.batches += result.batches
         outcome.rows += result.rows
         outcome.created += result.created

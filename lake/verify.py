@@ -19,7 +19,6 @@ import base64
 import hashlib
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -31,6 +30,7 @@ from lake.archive import is_readable
 from lake.commit import file_sha256
 from lake.fileio import FileIO, ObjectInfo, S3FileIO
 from lake.progress import NullListener, ProgressListener
+from runtime.threads import bounded_map
 from schemas.changes import parse_change_batch
 from schemas.codec import ITEM, ITEM_SHA, iter_item_texts
 from schemas.dynamo_json import Digest
@@ -198,20 +198,24 @@ def _check_parts(io: FileIO, folder: str, parts: tuple[PartInfo, ...], result: V
     total = RowDigest()
     unread = len(parts) - len(readable)
     if deep:
-        def check(item: tuple[str, PartInfo]) -> tuple[RowDigest | None, VerifyResult]:
+        def check(item: tuple[str, PartInfo]) -> tuple[PartInfo, RowDigest | None,
+                                                       VerifyResult]:
             sink = VerifyResult(result.table, result.id)
-            return _deep_part(io, item[0], item[1], sink, rows_of or _snapshot_rows), sink
+            return item[1], _deep_part(io, item[0], item[1], sink,
+                                       rows_of or _snapshot_rows), sink
 
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for (_key, part), (digest, sink) in zip(readable, pool.map(check, readable),
-                                                    strict=True):
-                result.problems += sink.problems
-                result.rows += sink.rows
-                if digest is None:
-                    unread += 1
-                else:
-                    total = total.combine(digest)
-                listener.advanced(task, part.bytes, bytes=part.bytes)
+        order = {part.path: n for n, (_key, part) in enumerate(readable)}
+        sinks: list[tuple[int, VerifyResult]] = []
+        for part, digest, sink in bounded_map(check, readable, max(1, workers)):
+            sinks.append((order[part.path], sink))
+            result.rows += sink.rows
+            if digest is None:
+                unread += 1
+            else:
+                total = total.combine(digest)
+            listener.advanced(task, part.bytes, bytes=part.bytes)
+        for _n, sink in sorted(sinks, key=lambda found: found[0]):  # findings in part order
+            result.problems += sink.problems
     listener.finished(task)
     return total if deep and unread == 0 else None
 

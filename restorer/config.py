@@ -72,8 +72,11 @@ class RestoreConfig:
     profile: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     transport: Transport = "auto"
+    engine: str = "local"  # local worker processes, or a Ray cluster (runtime.executor)
 
     def __post_init__(self) -> None:
+        if self.engine not in ("local", "ray"):
+            raise UsageError(f"unknown engine {self.engine!r}", hint="use --engine local or ray")
         chosen = [n for n, v in (("--keys", self.keys_file), ("--as-of", self.as_of),
                                  ("--deleted-between", self.deleted_between),
                                  ("--changed-between", self.changed_between)) if v]

@@ -18,15 +18,17 @@ from typing import Any
 from lake import catalog, layout
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, load_file_io
-from lake.processes import prestart
 from lake.progress import NullListener, ProgressListener
 from restorer.config import RestoreConfig, RestoreIncomplete, RestoreResult, Verification
 from restorer.journal import Journal, find_resumable
 from restorer.select import Query, Source, resolve_source
 from restorer.spool import Spool, read_unit, unit_count
 from restorer.target import check_key_schema, create_target, describe, wait_active
-from restorer.units import WORKER_MODULES, UnitContext, run_units
+from restorer.units import WORKER_MODULES, UnitContext, UnitTask, restore_unit
 from restorer.verify import expected_digest, verify_by_key, verify_new
+from runtime.capacity import Budgets
+from runtime.executor import make_executor
+from runtime.processes import prestart
 from schemas.errors import NotFoundError, UsageError
 from schemas.keys import KeySchema
 
@@ -46,7 +48,7 @@ def restore(config: RestoreConfig, *, session: Any = None,
             listener: ProgressListener | None = None) -> RestoreResult:
     """Restore the selected items of a lake snapshot into a DynamoDB table."""
     started = time.monotonic()
-    if config.workers > 1:  # the fork server imports while the selection is counted
+    if config.engine == "local" and config.workers > 1:  # imports while the selection is counted
         prestart(WORKER_MODULES)
     listener = listener or NullListener()
     session = session or make_session(config.profile, config.region)
@@ -163,7 +165,12 @@ def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
         todo = [u for u in range(journal.units) if not journal.finished(u)]
         run.resumed = journal.units - len(todo)
         run.listener.started("restore", journal.selected, "items")
-        for unit, record in run_units(_context(run, spool), todo, client=run.ddb, io=run.io):
+        context = _context(run, spool)
+        executor = make_executor(run.config.engine, run.config.workers if len(todo) > 1 else 1)
+        for unit, record in executor.map(restore_unit, [UnitTask(context, u) for u in todo],
+                                         budgets=Budgets(write=run.config.max_wcu),
+                                         preload=WORKER_MODULES,
+                                         seeds={"ddb": run.ddb, "lake": run.io}):
             journal.done[unit] = record
             journal.save(run.io)
             run.listener.advanced("restore", record.written + record.skipped_existing

@@ -37,7 +37,7 @@ def _segments(value: str) -> int | None:
 
 def _scan_mode(options: dict[str, Any]) -> dict[str, Any]:
     from exporter.workers import WORKER_MODULES
-    from lake.processes import prestart
+    from runtime.processes import prestart
 
     if options["workers"] != 1:  # the workers' modules load while this process loads its own
         prestart(WORKER_MODULES)
