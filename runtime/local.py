@@ -3,7 +3,7 @@
 Processes, not threads: parsing is CPU-bound and the GIL makes threads 1x on this kind of
 work (performance.md section 3). Workers are forked from a fork server that imported the
 units' modules once (:mod:`runtime.processes`; spawned where fork is unsafe), adopt the
-driver's environment of this run, end when their parent dies (:mod:`runtime.lifeline`),
+driver's environment of this run, end when the driver dies (:mod:`runtime.lifeline`),
 ignore SIGINT (the driver stops them through the stop flag), and send progress to the
 driver through a queue. Budgets are token buckets in shared memory, handed to the workers
 when they start.
@@ -31,7 +31,7 @@ from runtime.executor import (
     this_node,
     unwrap,
 )
-from runtime.lifeline import bind_to_parent
+from runtime.lifeline import bind_to_parent, hold_lifeline, lifeline
 from runtime.processes import adopt, worker_context
 
 T = TypeVar("T")
@@ -40,8 +40,9 @@ POLL_S = 0.25
 _WORKER: dict[str, Kit] = {}
 
 
-def _init_worker(kit: Kit, environ: dict[str, str]) -> None:
+def _init_worker(kit: Kit, environ: dict[str, str], reader: Any) -> None:
     bind_to_parent()
+    hold_lifeline(reader)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     adopt(environ)
     kit.freeze = True
@@ -72,7 +73,7 @@ class LocalExecutor:
         pending: set[Future[Any]] = set()
         source = iter(tasks)
         with ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(kit, dict(os.environ))) as pool:
+                                 initargs=(kit, dict(os.environ), lifeline())) as pool:
             try:
                 _fill(pool, fn, source, pending, 2 * self.workers)
                 while pending:
