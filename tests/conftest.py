@@ -76,3 +76,11 @@ def lake_dir(tmp_path: Path) -> Path:
     path = tmp_path / "lake"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A 2-node Ray cluster on 127.0.0.1 (skipped without Ray: ``pip install '.[ray]'``)."""
+    from tests.runtime.raycluster import start_cluster
+
+    yield from start_cluster(tmp_path_factory.mktemp("ray-aws"))

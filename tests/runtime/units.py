@@ -58,3 +58,19 @@ def spend_writes(task: tuple[int, str, int], kit: Kit) -> list[float]:
 def pid_of_worker(n: int, kit: Any) -> int:
     time.sleep(0.2)
     return os.getpid()
+
+
+def die_once(task: tuple[int, str], kit: Kit) -> tuple[int, int]:
+    """The first attempt of each task kills its own worker in the middle of the unit; the
+    retry finds the marker and finishes. Returns the value and the attempt's pid."""
+    n, folder = task
+    marker = Path(folder, f"attempt-{n}")
+    if not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return n * n, os.getpid()
+
+
+def where(n: int, kit: Kit) -> int:
+    time.sleep(0.3)
+    return n
