@@ -61,7 +61,7 @@ class RestoreConfig:
     no_indexes: bool = False
     skip_expired: bool = False
     max_wcu: float | None = None
-    workers: int = 1
+    workers: int | None = 1  # None: the engine's default (local: 1; Ray: the cluster's CPUs)
     threads: int = 4
     unit_rows: int = 20_000
     dry_run: bool = False
@@ -100,7 +100,7 @@ class RestoreConfig:
         if self.max_wcu is not None and self.max_wcu <= 0:
             raise UsageError(f"--max-wcu must be positive, got {self.max_wcu}")
         for name in ("workers", "threads", "unit_rows"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.existing and (self.with_features or self.billing_mode or self.no_indexes):
             raise UsageError("--with, --billing-mode and --no-indexes shape a NEW table",
@@ -154,6 +154,8 @@ class RestoreResult:
     dry_run: bool = False
     sample: tuple[str, ...] = ()
     verification: Verification | None = None
+    engine: str = "local"
+    units_per_node: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -171,6 +173,7 @@ class RestoreResult:
             "requests": self.requests, "retry_rounds": self.retry_rounds,
             "seconds": round(self.seconds, 3),
             "verification": self.verification.to_dict() if self.verification else None,
+            "engine": self.engine, "units_per_node": dict(self.units_per_node),
             **({"sample": list(self.sample)} if self.dry_run else {}),
         }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lake import catalog, layout
@@ -42,13 +42,14 @@ class _Run:
     source: Source
     journal: Journal
     resumed: int = 0
+    nodes: dict[str, int] = field(default_factory=dict)
 
 
 def restore(config: RestoreConfig, *, session: Any = None,
             listener: ProgressListener | None = None) -> RestoreResult:
     """Restore the selected items of a lake snapshot into a DynamoDB table."""
     started = time.monotonic()
-    if config.engine == "local" and config.workers > 1:  # imports while the selection is counted
+    if config.engine == "local" and (config.workers or 1) > 1:  # imports while counting
         prestart(WORKER_MODULES)
     listener = listener or NullListener()
     session = session or make_session(config.profile, config.region)
@@ -166,7 +167,9 @@ def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
         run.resumed = journal.units - len(todo)
         run.listener.started("restore", journal.selected, "items")
         context = _context(run, spool)
-        executor = make_executor(run.config.engine, run.config.workers if len(todo) > 1 else 1)
+        workers = run.config.workers if len(todo) > 1 else 1
+        executor = make_executor(run.config.engine,
+                                 workers or (1 if run.config.engine == "local" else None))
         for unit, record in executor.map(restore_unit, [UnitTask(context, u) for u in todo],
                                          budgets=Budgets(write=run.config.max_wcu),
                                          preload=WORKER_MODULES,
@@ -176,6 +179,7 @@ def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
             run.listener.advanced("restore", record.written + record.skipped_existing
                                   + record.skipped_expired + record.dead)
         run.listener.finished("restore")
+        run.nodes = dict(executor.nodes)
         dead = sum(r.dead for r in journal.done.values())
         journal.status = "complete" if dead == 0 else "incomplete"
         journal.save(run.io)
@@ -231,7 +235,8 @@ def _result(run: _Run, verification: Verification | None, started: float) -> Res
         units=journal.units, units_resumed=run.resumed,
         requests=sum(r.requests for r in records),
         retry_rounds=sum(r.retry_rounds for r in records),
-        seconds=time.monotonic() - started, verification=verification)
+        seconds=time.monotonic() - started, verification=verification,
+        engine=run.config.engine, units_per_node=run.nodes)
 
 
 def _failure_text(result: RestoreResult) -> str:

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ddblake.cli import cli
-from ddblake.options import lake_option, profile_option, quiet_option, region_option
+from ddblake.options import (
+    engine_option,
+    engine_output,
+    lake_option,
+    profile_option,
+    quiet_option,
+    region_option,
+)
 from ddblake.output import summary
 from schemas.errors import UsageError
 
@@ -56,12 +63,13 @@ def convert_options(fn: Any) -> Any:
 
 
 def _convert_config(workers: int | None, target_mb: float, profile: str | None,
-                    region: str | None) -> ConvertConfig:
+                    region: str | None, engine: str = "local") -> ConvertConfig:
     from exporter.native import ConvertConfig
 
     base = ConvertConfig(profile=profile, region=region,
                          part_item_bytes=int(target_mb * 1024 * 1024))
-    return ConvertConfig(workers or base.workers, base.part_item_bytes, profile, region)
+    return ConvertConfig(workers or base.workers, base.part_item_bytes, profile, region,
+                         engine)
 
 
 def _report(results: list[ImportResult], fmt: str) -> None:
@@ -83,6 +91,7 @@ def _report(results: list[ImportResult], fmt: str) -> None:
               help="Partition key, when neither the lake nor DescribeTable knows it (e.g. pk:S).")
 @click.option("--sort-key", default=None, metavar="NAME:TYPE", help="Sort key (e.g. sk:S).")
 @convert_options
+@engine_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Summary format (json goes to stdout).")
 @quiet_option
@@ -90,7 +99,7 @@ def _report(results: list[ImportResult], fmt: str) -> None:
 @region_option
 def import_export_command(uri: str, lake: str, table: str | None, partition_key: str | None,
                           sort_key: str | None, workers: int | None, target_file_mb: float,
-                          fmt: str,
+                          engine: str, fmt: str,
                           quiet: bool, profile: str | None, region: str | None) -> None:
     """Convert a native export already in S3 (or a local copy) into the lake.
 
@@ -114,10 +123,12 @@ def import_export_command(uri: str, lake: str, table: str | None, partition_key:
         else None
     lake_io = load_file_io(lake, session=session, s3_client=s3)
     ddb = _optional_ddb(session) if uri.startswith("s3://") else None
-    result = import_export(uri, lake_io, table=table, keys=keys, ddb=ddb, session=session,
-                           s3_client=s3, config=_convert_config(workers, target_file_mb,
-                                                                profile, region),
-                           listener=TerminalProgress(quiet=quiet))
+    with engine_output(engine):
+        result = import_export(uri, lake_io, table=table, keys=keys, ddb=ddb,
+                               session=session, s3_client=s3,
+                               config=_convert_config(workers, target_file_mb, profile, region,
+                                                      engine),
+                               listener=TerminalProgress(quiet=quiet))
     _report([result], fmt)
 
 
@@ -158,7 +169,7 @@ def _native_mode(options: dict[str, Any]) -> dict[str, Any]:
         view=options["view"], export_bucket=options["export_bucket"],
         poll_seconds=options["poll"], timeout=timedelta(minutes=options["timeout_minutes"]),
         convert=_convert_config(options["workers"], options["target_file_mb"],
-                                options["profile"], options["region"]))
+                                options["profile"], options["region"], options["engine"]))
     listener = TerminalProgress(quiet=options["quiet"])
     if options["mode"] == "native":
         return export_full(ddb, s3, lake_io, config, listener=listener).to_dict()

@@ -114,3 +114,25 @@ def test_ctrl_c_stops_every_worker_at_a_safe_point(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(30) == 130
     assert len(list(tmp_path.glob("stopped-*"))) == 2
+
+
+def test_ray_engine_without_ray_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import runtime.ray_engine as ray_engine
+    from runtime.executor import EngineUnavailable
+
+    monkeypatch.setattr(ray_engine, "ray", None)
+    with pytest.raises(EngineUnavailable) as e:
+        make_executor("ray", None)
+    assert e.value.exit_code == 2 and "ddblake[ray]" in (e.value.hint or "")
+
+
+def test_cli_engine_ray_without_ray_exits_2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import runtime.ray_engine as ray_engine
+    from tests.helpers import run_cli
+
+    monkeypatch.setattr(ray_engine, "ray", None)
+    (tmp_path / "lake").mkdir()
+    code, _out, err = run_cli(capsys, "verify", "--all", "--deep", "--lake",
+                              str(tmp_path / "lake"), "--engine", "ray")
+    assert code == 2 and "pip install 'ddblake[ray]'" in err
