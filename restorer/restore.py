@@ -22,7 +22,7 @@ from lake.progress import NullListener, ProgressListener
 from restorer.config import RestoreConfig, RestoreIncomplete, RestoreResult, Verification
 from restorer.journal import Journal, find_resumable
 from restorer.select import Query, Source, resolve_source
-from restorer.spool import Spool, read_unit, unit_count
+from restorer.spool import Spool, read_unit, stage, unit_count, unstage
 from restorer.target import check_key_schema, create_target, describe, wait_active
 from restorer.units import WORKER_MODULES, UnitContext, UnitTask, restore_unit
 from restorer.verify import expected_digest, verify_by_key, verify_new
@@ -152,7 +152,8 @@ def _ttl_attribute(run: _Run) -> str | None:
 def _context(run: _Run, spool: Spool) -> UnitContext:
     return UnitContext(run.config, run.journal.source_table, run.journal.restore_id,
                        run.source.manifest.key_schema.to_dict(), _ttl_attribute(run),
-                       str(spool.root), float(run.journal.request["now"]))
+                       str(spool.root), float(run.journal.request["now"]),
+                       staged=run.config.engine != "local")
 
 
 def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
@@ -166,10 +167,26 @@ def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
         todo = [u for u in range(journal.units) if not journal.finished(u)]
         run.resumed = journal.units - len(todo)
         run.listener.started("restore", journal.selected, "items")
-        context = _context(run, spool)
-        workers = run.config.workers if len(todo) > 1 else 1
-        executor = make_executor(run.config.engine,
-                                 workers or (1 if run.config.engine == "local" else None))
+        _run_units(run, _context(run, spool), spool, todo)
+        run.listener.finished("restore")
+        dead = sum(r.dead for r in journal.done.values())
+        journal.status = "complete" if dead == 0 else "incomplete"
+        journal.save(run.io)
+        verification = _verify(run, spool) if run.config.verify else None
+    finally:
+        spool.close()
+    return _result(run, verification, started)
+
+
+def _run_units(run: _Run, context: UnitContext, spool: Spool, todo: list[int]) -> None:
+    """Write the units not done yet, on the run's engine, journalling each as it ends.
+    Units on another engine than local processes read their rows staged in the lake."""
+    journal, engine = run.journal, run.config.engine
+    workers = run.config.workers if len(todo) > 1 else 1
+    executor = make_executor(engine, workers or (1 if engine == "local" else None))
+    if context.staged:
+        stage(spool, run.io, journal.source_table, journal.restore_id, todo)
+    try:
         for unit, record in executor.map(restore_unit, [UnitTask(context, u) for u in todo],
                                          budgets=Budgets(write=run.config.max_wcu),
                                          preload=WORKER_MODULES,
@@ -178,15 +195,10 @@ def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
             journal.save(run.io)
             run.listener.advanced("restore", record.written + record.skipped_existing
                                   + record.skipped_expired + record.dead)
-        run.listener.finished("restore")
-        run.nodes = dict(executor.nodes)
-        dead = sum(r.dead for r in journal.done.values())
-        journal.status = "complete" if dead == 0 else "incomplete"
-        journal.save(run.io)
-        verification = _verify(run, spool) if run.config.verify else None
     finally:
-        spool.close()
-    return _result(run, verification, started)
+        if context.staged:
+            unstage(run.io, journal.source_table, journal.restore_id)
+    run.nodes = dict(executor.nodes)
 
 
 def _verify(run: _Run, spool: Spool) -> Verification:

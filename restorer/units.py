@@ -2,8 +2,8 @@
 
 A unit is independent and serializable (:class:`UnitTask`: the :class:`UnitContext` and a
 unit number) and builds its own clients once per worker; the WCU budget is one bucket
-shared by every worker of the run. A unit reads its rows from the spool, which is on the
-driver's disk: on a cluster, units run only where that disk is (see docs/cluster.md).
+shared by every worker of the run. A unit reads its rows from the spool: on the driver's
+disk for local workers, staged in the lake (``staged``) for units on other machines.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from restorer.config import RestoreConfig
 from restorer.journal import UnitRecord
 from restorer.rawhttp import hooked, raw_writer
 from restorer.rows import unit_rows
-from restorer.spool import read_unit_batches, unit_path
+from restorer.spool import read_staged_batches, read_unit_batches, unit_path
 from restorer.transport import fast_writer
 from restorer.writer import BatchWriter, Outcome, Sleep
 from runtime.capacity import Limiter
@@ -48,6 +48,7 @@ class UnitContext:
     ttl_attribute: str | None
     spool_root: str
     now: float
+    staged: bool = False  # read units from the lake (restorer.spool.stage), not spool_root
 
     def spool_path(self, unit: int) -> Path:
         return unit_path(Path(self.spool_root), unit)
@@ -70,8 +71,10 @@ def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
                          threads=config.threads, ttl_attribute=ctx.ttl_attribute, now=ctx.now,
                          sleep=sleep, rng=random.Random())
     ttl = (ctx.ttl_attribute, ctx.now) if ctx.ttl_attribute else None
-    rows = unit_rows(_checked(read_unit_batches(ctx.spool_path(unit)), stop), keys, ttl=ttl,
-                     need_size=budget is not None)
+    batches = (read_staged_batches(io, layout.restore_spool(ctx.source_table, ctx.restore_id,
+                                                            unit))
+               if ctx.staged else read_unit_batches(ctx.spool_path(unit)))
+    rows = unit_rows(_checked(batches, stop), keys, ttl=ttl, need_size=budget is not None)
     out: Outcome = writer.write(rows)
     key = layout.restore_dead_letter(ctx.source_table, ctx.restore_id, unit)
     if out.dead:
