@@ -104,11 +104,28 @@ def loopback_only() -> None:
         constants.ENABLE_RAY_CLUSTER = False
 
 
+def _forwarded(name: str) -> bool:
+    return name in FORWARDED or name.startswith("AWS_ENDPOINT_URL_")
+
+
 def forwarded_environ() -> dict[str, str]:
     """The driver's AWS settings that workers take (no credentials, no profile: a profile
     names files on this machine; the task carries an explicit --profile)."""
-    return {k: v for k, v in os.environ.items()
-            if k in FORWARDED or k.startswith("AWS_ENDPOINT_URL_")}
+    return {k: v for k, v in os.environ.items() if _forwarded(k)}
+
+
+_NODE_SETTINGS: list[dict[str, str]] = []
+
+
+def adopt_settings(environ: dict[str, str]) -> None:
+    """On a worker: the node's own settings as they were when the worker first ran a unit,
+    then the driver's (so that a setting of an earlier run does not stay behind)."""
+    if not _NODE_SETTINGS:
+        _NODE_SETTINGS.append({k: v for k, v in os.environ.items() if _forwarded(k)})
+    for name in [k for k in os.environ if _forwarded(k)]:
+        del os.environ[name]
+    os.environ.update(_NODE_SETTINGS[0])
+    os.environ.update(environ)
 
 
 def node_label() -> str:
@@ -118,7 +135,7 @@ def node_label() -> str:
 
 def _run_unit(fn: Callable[[T, Kit], R], task: T, kit: Kit) -> tuple[Any, str, list[int]]:
     """On a Ray worker: the driver's AWS settings, then the unit."""
-    os.environ.update(kit.environ or {})
+    adopt_settings(kit.environ or {})
     kit.freeze = True
     outcome = guarded(fn, task, kit)
     return outcome, node_label(), kit.counted

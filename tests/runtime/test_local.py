@@ -136,3 +136,24 @@ def test_cli_engine_ray_without_ray_exits_2(monkeypatch: pytest.MonkeyPatch, tmp
     code, _out, err = run_cli(capsys, "verify", "--all", "--deep", "--lake",
                               str(tmp_path / "lake"), "--engine", "ray")
     assert code == 2 and "pip install 'ddblake[ray]'" in err
+
+
+def test_ray_workers_take_the_settings_of_each_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS settings travel with the units (never credentials), and a setting of an earlier
+    run does not stay behind on a worker that served it."""
+    import runtime.ray_engine as ray_engine
+    from runtime.ray_engine import adopt_settings, forwarded_environ
+
+    monkeypatch.setattr(ray_engine, "_NODE_SETTINGS", [])
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-workers")
+    monkeypatch.setenv("AWS_PROFILE", "laptop")
+    sent = forwarded_environ()
+    assert sent["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:9" and sent["AWS_REGION"]
+    assert "AWS_SECRET_ACCESS_KEY" not in sent and "AWS_PROFILE" not in sent
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")  # the "node's" own setting
+    adopt_settings({"AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
+    assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
+    adopt_settings({})
+    assert "AWS_ENDPOINT_URL" not in os.environ
+    assert os.environ["AWS_REGION"] == "eu-west-1"
