@@ -3,9 +3,9 @@ measures the client's own cost.
 
 - Items: ``ddblake.sampledata.orders(n)`` (400-600 B of DynamoDB JSON each), cached as JSON
   lines under ``.cache/``.
-- Scan: pages follow DynamoDB's 1 MB rule and ``Limit`` (by JSON size, a close stand-in for item size),
-  ``Segment``/``TotalSegments`` split by a hash of the partition key (a partition never
-  spans segments, like DynamoDB), ``ExclusiveStartKey`` -> ``LastEvaluatedKey``,
+- Scan: pages follow DynamoDB's 1 MB rule (by JSON size, a close stand-in for item size)
+  and ``Limit``, ``Segment``/``TotalSegments`` split by a hash of the partition key (a
+  partition never spans segments, like DynamoDB), ``ExclusiveStartKey`` -> ``LastEvaluatedKey``,
   ``ConsumedCapacity`` (page bytes / 4 KB / 2, eventually consistent), ``x-amz-crc32``.
   Pages are built on first use and kept in memory.
 - DescribeTable, DescribeTimeToLive, DescribeContinuousBackups, ListTagsOfResource: enough
