@@ -5,9 +5,11 @@
 machine); else a local Ray started for this run, on the loopback interface only
 (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``), stopped when the tool exits.
 
-**Units** are sent as Ray tasks with the runtime's policy (:mod:`runtime.executor`): at most
-``2 * workers`` in flight, spread over the nodes, results in completion order, the first
-error cancels the rest. A task whose worker or node is lost is retried by Ray
+**Units** are sent as Ray tasks with the runtime's policy (:mod:`runtime.executor`), except
+that at most ``workers`` are in flight, not twice that: a submitted Ray task starts as soon as
+the cluster has a CPU for it, so ``workers`` is the number of units running at once, as with
+local processes. Tasks are spread over the nodes, results come in completion order, and
+the first error cancels the rest. A task whose worker or node is lost is retried by Ray
 (:data:`MAX_RETRIES`); units are idempotent, so a retry leaves the same result. A unit's
 DdbLakeError is returned as a value and never retried. Progress is reported per unit when
 it finishes (a retried attempt's progress is never counted twice), with the node it ran on.
@@ -254,7 +256,7 @@ class RayExecutor:
 
     def _fill(self, fn: Callable[[T, Kit], R], source: Iterator[T], kit_ref: Any,
               pending: list[Any]) -> None:
-        while len(pending) < 2 * self.workers:
+        while len(pending) < self.workers:
             task = next(source, _END)
             if task is _END:
                 return

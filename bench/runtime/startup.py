@@ -32,8 +32,6 @@ import json, os, sys, time
 t0 = time.perf_counter()
 method = sys.argv[1]
 import multiprocessing
-if method == "spawn":
-    multiprocessing.get_context  # the runner's worker_context is patched below
 try:
     import runtime.processes as processes
     from runtime.local import LocalExecutor
@@ -44,7 +42,10 @@ except ImportError:
     new = False
 if method == "spawn":
     processes.worker_context = lambda preload: multiprocessing.get_context("spawn")
-    if not new:
+    if new:
+        import runtime.local
+        runtime.local.worker_context = processes.worker_context
+    else:
         import exporter.file_pool as fp
         fp.worker_context = processes.worker_context
 from bench_units import first_conversion, first_conversion_kit
