@@ -158,3 +158,16 @@ def test_deep_verify_on_ray_finds_what_local_finds(ray_cluster: object, tmp_path
     on_ray = verify_snapshot(io, "vsrc", manifest.snapshot_id, deep=True,
                              distributed=distributed)
     assert not on_ray.ok and [str(p) for p in on_ray.problems] == [str(p) for p in local.problems]
+
+
+def test_drill_on_ray_passes(ray_cluster: object, server_env: dict[str, str],
+                             tmp_path: Path) -> None:
+    """The drill's deep verify and restore both run as units on the cluster."""
+    from restorer.drill import DrillConfig, drill
+
+    ddb: Any = boto3.client("dynamodb", region_name=REGION)
+    create_table(ddb, "drsrc", sk=("sk", "S"))
+    snapshot_items(tmp_path, "drsrc", list(sampledata.orders(200)),
+                   describe_table(ddb, "drsrc"), parts=3)
+    result = drill(DrillConfig(lake=str(tmp_path), table="drsrc", engine="ray"))
+    assert result.passed and result.restored_items == 200
