@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,3 +31,16 @@ dry_run_option = click.option("--dry-run", is_flag=True,
 profile_option = click.option("--profile", default=None, envvar="AWS_PROFILE",
                               help="AWS profile to use (default: the standard chain).")
 region_option = click.option("--region", default=None, help="AWS region (default: AWS_REGION).")
+engine_option = click.option(
+    "--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+    help="Where the units of work run: local worker processes, or a Ray cluster (RAY_ADDRESS, "
+         "else the one `ray start` made on this machine, else a local Ray for this run; "
+         "needs pip install 'ddblake[ray]'). See docs/cluster.md.")
+
+
+def engine_output(engine: str) -> contextlib.AbstractContextManager[Any]:
+    """While a Ray run is going on, what anything prints to stdout goes to stderr: Ray's
+    driver prints cluster messages to stdout, which carries a command's JSON summary."""
+    if engine != "ray":
+        return contextlib.nullcontext()
+    return contextlib.redirect_stdout(sys.stderr)

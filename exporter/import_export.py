@@ -20,13 +20,12 @@ from typing import Any, Literal
 
 from exporter import export_chain
 from exporter.export_reader import Export, ExportInfo, open_export
-from exporter.file_pool import WORKER_MODULES
 from exporter.incremental import convert_incremental, micros
-from exporter.native import ConvertConfig, convert_full
+from exporter.native import WORKER_MODULES, ConvertConfig, convert_full
 from lake import catalog, layout
 from lake.fileio import FileIO
-from lake.processes import prestart
 from lake.progress import NullListener, ProgressListener
+from runtime.processes import prestart
 from schemas.errors import DdbLakeError, UsageError
 from schemas.keys import KeySchema
 from schemas.manifest import Manifest
@@ -183,7 +182,8 @@ def import_export(uri: str, lake: FileIO, *, table: str | None = None,
     config = config or ConvertConfig()
     source, export = open_export(uri, session=session, s3_client=s3_client,
                                  accept_summary_mismatch=accept_summary_mismatch)
-    if min(config.workers, sum(1 for f in export.files if f.item_count)) > 1:
+    if config.engine == "local" and min(config.workers,
+                                        sum(1 for f in export.files if f.item_count)) > 1:
         prestart(WORKER_MODULES)  # imports for the workers while the key schema is found
     name = layout.check_table_name(table or export.info.table_name)
     context = table_context(lake, name, export, keys=keys, client_for=client_for)

@@ -39,13 +39,13 @@ from typing import Any
 import orjson
 
 from exporter.export_reader import Export, check_format, iter_lines, local_copy, verify_md5
-from exporter.file_pool import plan, run_tasks
-from exporter.native import ConvertConfig, iso_us
+from exporter.native import WORKER_MODULES, ConvertConfig, iso_us, seeds, storage
 from lake import layout
 from lake.commit import commit_change_batch
 from lake.fileio import FileIO
 from lake.progress import NullListener, ProgressListener
 from lake.writers import stage_change_batch
+from runtime.executor import Kit, make_executor, plan
 from schemas.changes import ChangeBatch, ChangeRecord, Operation
 from schemas.errors import CorruptDataError, DdbLakeError, ManifestError, UsageError
 from schemas.keys import KeySchema
@@ -209,11 +209,11 @@ def commit_staged(lake: FileIO, staged: list[ChangeBatch]) -> int:
                for b in sorted(staged, key=lambda b: b.batch_id))
 
 
-def convert_changes_in_worker(task: ChangeTask) -> ChangeResult:
-    from exporter.native import _io
-
-    return convert_changes_file(_io(task.export.root_uri, task.config),
-                                _io(task.lake_uri, task.config), task)
+def convert_changes_unit(task: ChangeTask, kit: Kit) -> ChangeResult:
+    """The unit on any executor: one data file -> change batches whose ids derive from the
+    export, file and chunk (a retry writes the same batches)."""
+    return convert_changes_file(storage(kit, task.export.root_uri, task.config),
+                                storage(kit, task.lake_uri, task.config), task)
 
 
 def check_window(export: Export) -> None:
@@ -254,13 +254,13 @@ def convert_incremental(export: Export, source: FileIO, lake: FileIO, *, keys: K
     tasks, workers = plan([ChangeTask(i, export, lake.uri, table, keys, config)
                            for i in range(len(export.files))],
                           lambda task: export.files[task.index].item_count, config.workers)
-    worker: Any = (convert_changes_in_worker if workers > 1
-                   else (lambda task: convert_changes_file(source, lake, task)))
+    executor = make_executor(config.engine, workers)
     outcome = ChangesOutcome(info.export_id, [], 0, 0, 0)
     staged: list[ChangeBatch] = []
     listener.started(TASK, total=float(info.item_count), unit="records")
     try:
-        for result in run_tasks(worker, tasks, workers=workers):
+        for result in executor.map(convert_changes_unit, tasks, preload=WORKER_MODULES,
+                                   seeds=seeds(source, lake)):
             outcome.batches += result.batches
             outcome.rows += result.rows
             outcome.gzip_bytes += result.gzip_bytes

@@ -18,9 +18,7 @@ from typing import Any
 
 from exporter.config import ExportConfig, ExportResult
 from exporter.describe import describe_table
-from exporter.pool import run_parallel, run_serial
-from exporter.ratelimit import TokenBucket
-from exporter.segment import SegmentResult, SegmentTask
+from exporter.segment import SegmentResult, SegmentTask, scan_unit
 from exporter.state import (
     RunState,
     delete_state,
@@ -36,9 +34,11 @@ from lake.aws import make_client, make_session
 from lake.fileio import FileIO, WriteOptions, load_file_io
 from lake.joblock import JobLock
 from lake.locks import export_options
-from lake.processes import prestart
 from lake.progress import NullListener, ProgressListener
 from lake.writers import SnapshotWriter, utc_now
+from runtime.capacity import Budgets
+from runtime.executor import Executor, make_executor
+from runtime.processes import prestart
 from schemas.errors import BusyError, NotFoundError, UsageError
 from schemas.keys import KeySchema
 from schemas.manifest import Consistency, Manifest, Source
@@ -47,22 +47,28 @@ TASK = "export"
 
 
 def export_table(config: ExportConfig, *, session: Any = None,
-                 listener: ProgressListener | None = None) -> ExportResult:
-    """Export ``config.table`` into ``config.lake`` as one committed snapshot."""
+                 listener: ProgressListener | None = None,
+                 executor: Executor | None = None) -> ExportResult:
+    """Export ``config.table`` into ``config.lake`` as one committed snapshot. ``executor``
+    runs the segments (default: ``config.engine`` with ``config.workers``)."""
     listener = listener or NullListener()
     started = time.monotonic()
-    if config.resolve_workers() > 1:
+    if config.engine == "local" and config.resolve_workers() > 1:
         prestart(WORKER_MODULES)
     session = session or make_session(config.profile, config.region)
     io = _open_lake(config, session)
+    if executor is None and config.engine != "local":
+        executor = make_executor(config.engine, config.workers)
+    workers = executor.workers if executor is not None else config.resolve_workers()
     run, resumed, lock = (_resume_run(io, config) if config.resume
-                          else _new_run(io, config, session))
+                          else _new_run(io, config, session, workers))
     try:
-        workers = min(config.resolve_workers(), run.segments)
+        workers = min(workers, run.segments)
+        executor = executor or make_executor(config.engine, workers)
         listener.message(f"{'resuming' if resumed else 'exporting'} {run.table} into "
                          f"{io.full_uri(layout.snapshot_dir(run.table, run.snapshot_id))} "
-                         f"({run.segments} segments, {workers} workers)")
-        results = _scan(io, config, run, workers, session, listener)
+                         f"({run.segments} segments, {workers} workers, {executor.engine})")
+        results = _scan(io, config, run, executor, session, listener)
         lock.check()  # an S3 lease lost while scanning: another run may own the state now
         manifest = _commit(io, run, results)
         delete_state(io, run.table, run.snapshot_id)
@@ -73,7 +79,8 @@ def export_table(config: ExportConfig, *, session: Any = None,
     return ExportResult(manifest, io.uri, run.segments, workers, time.monotonic() - started,
                         resumed, sum(r.consumed for r in results),
                         {"pages": sum(r.pages for r in results),
-                         "scanned_this_run": sum(r.scanned for r in results)})
+                         "scanned_this_run": sum(r.scanned for r in results),
+                         "engine": executor.engine, "units_per_node": dict(executor.nodes)})
 
 
 def _open_lake(config: ExportConfig, session: Any) -> FileIO:
@@ -87,11 +94,11 @@ def _open_lake(config: ExportConfig, session: Any) -> FileIO:
     return load_file_io(config.lake, session=session, options=options)
 
 
-def _new_run(io: FileIO, config: ExportConfig, session: Any) -> tuple[RunState, bool, JobLock]:
+def _new_run(io: FileIO, config: ExportConfig, session: Any,
+             workers: int) -> tuple[RunState, bool, JobLock]:
     ddb = make_client("dynamodb", session)
     description = describe_table(ddb, config.table)
-    segments = config.resolve_segments(description.get("TableSizeBytesEstimate"),
-                                       config.resolve_workers())
+    segments = config.resolve_segments(description.get("TableSizeBytesEstimate"), workers)
     run = RunState(layout.new_id(), config.table, segments, config.consistent_read, utc_now(),
                    KeySchema.from_description(description), description)
     lock = lock_export(io, run.table, run.snapshot_id)  # held before any state exists
@@ -149,24 +156,23 @@ def _locked_run(io: FileIO, config: ExportConfig, snapshot_id: str) -> RunState 
     return run
 
 
-def _scan(io: FileIO, config: ExportConfig, run: RunState, workers: int, session: Any,
+def _scan(io: FileIO, config: ExportConfig, run: RunState, executor: Executor, session: Any,
           listener: ProgressListener) -> list[SegmentResult]:
+    options = getattr(io, "options", None)
     tasks = [SegmentTask(config.lake, run.table, run.snapshot_id, n, run.segments, run.keys,
                          run.consistent_read, config.target_part_bytes,
-                         config.retry_deadline_s, config.page_limit)
+                         config.retry_deadline_s, config.page_limit, config.profile,
+                         config.region, options)
              for n in range(run.segments)]
-    bucket = TokenBucket(config.max_rcu) if config.max_rcu else None
 
     def report(items: int, nbytes: int) -> None:
         listener.advanced(TASK, items, bytes=nbytes)
 
     listener.started(TASK, total=run.table_description.get("ItemCountEstimate") or None)
     try:
-        if workers == 1:
-            return run_serial(tasks, session=session, io=io, bucket=bucket, report=report)
-        return run_parallel(tasks, workers=workers, profile=config.profile,
-                            region=config.region, lake=config.lake, bucket=bucket,
-                            report=report, options=getattr(io, "options", None))
+        return list(executor.map(scan_unit, tasks, budgets=Budgets(read=config.max_rcu),
+                                 progress=report, preload=WORKER_MODULES,
+                                 seeds={"session": session, "lake": io}))
     finally:
         listener.finished(TASK)
 

@@ -16,22 +16,24 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lake import catalog, layout
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, load_file_io
 from lake.joblock import JobLock
-from lake.processes import prestart
 from lake.progress import NullListener, ProgressListener
 from restorer.config import RestoreConfig, RestoreIncomplete, RestoreResult, Verification
 from restorer.journal import Journal, find_resumable, lock_restore
 from restorer.select import Query, Source, resolve_source
-from restorer.spool import Spool, read_unit, unit_count
+from restorer.spool import Spool, read_unit, stage, unit_count, unstage
 from restorer.target import check_key_schema, create_target, describe, wait_active
-from restorer.units import WORKER_MODULES, UnitContext, run_units
+from restorer.units import WORKER_MODULES, UnitContext, UnitTask, restore_unit
 from restorer.verify import expected_digest, verify_by_key, verify_new
+from runtime.capacity import Budgets
+from runtime.executor import make_executor
+from runtime.processes import prestart
 from schemas.errors import NotFoundError, UsageError
 from schemas.keys import KeySchema
 
@@ -46,13 +48,14 @@ class _Run:
     journal: Journal
     lock: JobLock
     resumed: int = 0
+    nodes: dict[str, int] = field(default_factory=dict)
 
 
 def restore(config: RestoreConfig, *, session: Any = None,
             listener: ProgressListener | None = None) -> RestoreResult:
     """Restore the selected items of a lake snapshot into a DynamoDB table."""
     started = time.monotonic()
-    if config.workers > 1:  # the fork server imports while the selection is counted
+    if config.engine == "local" and (config.workers or 1) > 1:  # imports while counting
         prestart(WORKER_MODULES)
     listener = listener or NullListener()
     session = session or make_session(config.profile, config.region)
@@ -194,7 +197,8 @@ def _ttl_attribute(run: _Run) -> str | None:
 def _context(run: _Run, spool: Spool) -> UnitContext:
     return UnitContext(run.config, run.journal.source_table, run.journal.restore_id,
                        run.source.manifest.key_schema.to_dict(), _ttl_attribute(run),
-                       str(spool.root), float(run.journal.request["now"]))
+                       str(spool.root), float(run.journal.request["now"]),
+                       staged=run.config.engine != "local")
 
 
 def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
@@ -208,10 +212,7 @@ def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
         todo = [u for u in range(journal.units) if not journal.finished(u)]
         run.resumed = journal.units - len(todo)
         run.listener.started("restore", journal.selected, "items")
-        for unit, record in run_units(_context(run, spool), todo, client=run.ddb, io=run.io):
-            journal.done[unit] = replace(record, run=journal.runs)
-            _save(run)
-            run.listener.advanced("restore", record.items)
+        _run_units(run, _context(run, spool), spool, todo)
         run.listener.finished("restore")
         dead = sum(r.dead for r in journal.done.values())
         journal.status = "complete" if dead == 0 else "incomplete"
@@ -220,6 +221,28 @@ def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
     finally:
         spool.close()
     return _result(run, verification, started)
+
+
+def _run_units(run: _Run, context: UnitContext, spool: Spool, todo: list[int]) -> None:
+    """Write the units not done yet, on the run's engine, journalling each as it ends.
+    Units on another engine than local processes read their rows staged in the lake."""
+    journal, engine = run.journal, run.config.engine
+    workers = run.config.workers if len(todo) > 1 else 1
+    executor = make_executor(engine, workers or (1 if engine == "local" else None))
+    if context.staged:
+        stage(spool, run.io, journal.source_table, journal.restore_id, todo)
+    try:
+        for unit, record in executor.map(restore_unit, [UnitTask(context, u) for u in todo],
+                                         budgets=Budgets(write=run.config.max_wcu),
+                                         preload=WORKER_MODULES,
+                                         seeds={"ddb": run.ddb, "lake": run.io}):
+            journal.done[unit] = replace(record, run=journal.runs)
+            _save(run)
+            run.listener.advanced("restore", record.items)
+    finally:
+        if context.staged:
+            unstage(run.io, journal.source_table, journal.restore_id)
+    run.nodes = dict(executor.nodes)
 
 
 def _verify(run: _Run, spool: Spool) -> Verification:
@@ -271,7 +294,8 @@ def _result(run: _Run, verification: Verification | None, started: float) -> Res
         units=journal.units, units_resumed=run.resumed,
         requests=sum(r.requests for r in records),
         retry_rounds=sum(r.retry_rounds for r in records),
-        seconds=time.monotonic() - started, verification=verification)
+        seconds=time.monotonic() - started, verification=verification,
+        engine=run.config.engine, units_per_node=run.nodes)
 
 
 def _failure_text(result: RestoreResult) -> str:

@@ -6,7 +6,8 @@
   outlast botocore's own retries are retried in rounds with full-jitter exponential backoff
   and a cap (:class:`RetryPolicy`); what is still unwritten after that is returned as dead
   letters, never dropped;
-- an optional write-capacity budget (``max_wcu``), shared by the writer's threads;
+- an optional write-capacity budget (``max_wcu``): the run's one bucket
+  (:mod:`runtime.capacity`), shared by the writer's threads and every other worker;
 - ``put-if-absent`` writes each item with a conditional PutItem; one whose key is taken is
   counted by whose it is (:mod:`restorer.origin`): there before the restore
   (``skipped_existing``), written by an earlier run of it (``already_written``), or this
@@ -17,10 +18,8 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,6 +29,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lake.aws import error_code
 from restorer.config import Mode, RetryPolicy
 from restorer.transport import access_error
+from runtime.capacity import Limiter
+from runtime.threads import bounded_map
 from schemas.dynamo_json import Item, from_client, normalize_number
 from schemas.errors import ItemValidationError
 from schemas.keys import KeySchema
@@ -53,28 +54,6 @@ class Sender(Protocol):
     def batch_put(self, table: str, texts: list[bytes]) -> dict[str, Any]: ...
 
     def put_if_absent(self, table: str, text: bytes, partition_key: str) -> None: ...
-
-
-class WcuBudget:
-    """A token bucket of write capacity units per second (one second of burst)."""
-
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Sleep = time.sleep) -> None:
-        self.rate = rate
-        self._clock, self._sleep = clock, sleep
-        self._tokens = rate
-        self._last = clock()
-        self._lock = threading.Lock()
-
-    def acquire(self, units: float) -> None:
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self.rate, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            self._tokens -= units
-            wait_for = -self._tokens / self.rate if self._tokens < 0 else 0.0
-        if wait_for > 0:
-            self._sleep(wait_for)
 
 
 @dataclass
@@ -140,7 +119,7 @@ class BatchWriter:
     keys: KeySchema
     mode: Mode = "put"
     policy: RetryPolicy = field(default_factory=RetryPolicy)
-    budget: WcuBudget | None = None
+    budget: Limiter | None = None
     threads: int = 1
     ttl_attribute: str | None = None
     now: float | None = None
@@ -151,31 +130,29 @@ class BatchWriter:
     def write(self, texts: Iterable[bytes | Entry]) -> Outcome:
         """Write every item; return counts and dead letters. Texts are parsed and checked
         against DynamoDB's limits here; an Entry was checked by its maker
-        (:mod:`restorer.rows`) and is sent as it is."""
+        (:mod:`restorer.rows`) and is sent as it is. Batches go out on ``threads`` threads
+        (:func:`runtime.threads.bounded_map`: at most ``2 * threads`` in flight)."""
         total = Outcome()
+        for out in bounded_map(self._send, self._batches(texts, total), self.threads):
+            total.merge(out)
+        return total
+
+    def _batches(self, texts: Iterable[bytes | Entry], total: Outcome) -> Iterator[list[Entry]]:
+        """Batches of at most 25 items, never two with the same key."""
         batch: list[Entry] = []
         seen: set[tuple[str, ...]] = set()
-        pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        pending: set[Future[Outcome]] = set()
-        try:
-            for text in texts:
-                total.selected += 1
-                entry = self._prepare(text, total)
-                if entry is None:
-                    continue
-                if entry.key in seen or len(batch) == BATCH_SIZE:
-                    self._submit(batch, pool, pending, total)
-                    batch, seen = [], set()
-                batch.append(entry)
-                seen.add(entry.key)
-            if batch:
-                self._submit(batch, pool, pending, total)
-            for future in pending:
-                total.merge(future.result())
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-        return total
+        for text in texts:
+            total.selected += 1
+            entry = self._prepare(text, total)
+            if entry is None:
+                continue
+            if entry.key in seen or len(batch) == BATCH_SIZE:
+                yield batch
+                batch, seen = [], set()
+            batch.append(entry)
+            seen.add(entry.key)
+        if batch:
+            yield batch
 
     def _prepare(self, text: bytes | Entry, total: Outcome) -> Entry | None:
         if isinstance(text, Entry):
@@ -192,18 +169,6 @@ class BatchWriter:
             total.skipped_expired += 1
             return None
         return Entry(text, key_tuple(item, self.keys), max(1, math.ceil(size / 1024)))
-
-    def _submit(self, batch: list[Entry], pool: ThreadPoolExecutor | None,
-                pending: set[Future[Outcome]], total: Outcome) -> None:
-        if pool is None:
-            total.merge(self._send(batch))
-            return
-        if len(pending) >= 2 * self.threads:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                pending.discard(future)
-                total.merge(future.result())
-        pending.add(pool.submit(self._send, batch))
 
     def _send(self, batch: list[Entry]) -> Outcome:
         if self.mode == "put-if-absent":
@@ -225,7 +190,7 @@ class BatchWriter:
         pending, stalled, last = batch, 0, ""
         while pending:
             if self.budget is not None:
-                self.budget.acquire(sum(e.wcu for e in pending))
+                self.budget.take(sum(e.wcu for e in pending))
             out.requests += 1
             try:
                 response = self.sender.batch_put(self.table, [e.text for e in pending])
@@ -295,7 +260,7 @@ class BatchWriter:
         stalled, last = 0, ""
         while True:
             if self.budget is not None:
-                self.budget.acquire(entry.wcu)
+                self.budget.take(entry.wcu)
             out.requests += 1
             try:
                 self.sender.put_if_absent(self.table, entry.text, self.keys.partition.name)

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ddblake.cli import cli
-from ddblake.options import lake_option, profile_option, quiet_option, region_option
+from ddblake.options import (
+    engine_option,
+    engine_output,
+    lake_option,
+    profile_option,
+    quiet_option,
+    region_option,
+)
 from ddblake.output import summary
 from schemas.errors import UsageError
 
@@ -56,12 +63,13 @@ def convert_options(fn: Any) -> Any:
 
 
 def _convert_config(workers: int | None, target_mb: float, profile: str | None,
-                    region: str | None) -> ConvertConfig:
+                    region: str | None, engine: str = "local") -> ConvertConfig:
     from exporter.native import ConvertConfig
 
     base = ConvertConfig(profile=profile, region=region,
                          part_item_bytes=int(target_mb * 1024 * 1024))
-    return ConvertConfig(workers or base.workers, base.part_item_bytes, profile, region)
+    return ConvertConfig(workers or base.workers, base.part_item_bytes, profile, region,
+                         engine)
 
 
 def _report(results: list[ImportResult], fmt: str) -> None:
@@ -89,6 +97,7 @@ def _report(results: list[ImportResult], fmt: str) -> None:
               help="Convert although manifest-summary.json fails its .md5 (e.g. an edited "
                    "copy); every data file is still checked, the override is recorded.")
 @convert_options
+@engine_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Summary format (json goes to stdout).")
 @quiet_option
@@ -96,7 +105,7 @@ def _report(results: list[ImportResult], fmt: str) -> None:
 @region_option
 def import_export_command(uri: str, lake: str, table: str | None, partition_key: str | None,
                           sort_key: str | None, accept_summary_mismatch: bool,
-                          workers: int | None, target_file_mb: float, fmt: str,
+                          workers: int | None, target_file_mb: float, engine: str, fmt: str,
                           quiet: bool, profile: str | None, region: str | None) -> None:
     """Convert a native export already in S3 (or a local copy) into the lake.
 
@@ -121,12 +130,14 @@ def import_export_command(uri: str, lake: str, table: str | None, partition_key:
     s3 = make_client("s3", session) if uri.startswith("s3://") or lake.startswith("s3://") \
         else None
     lake_io = load_file_io(lake, session=session, s3_client=s3)
-    result = import_export(uri, lake_io, table=table, keys=keys,
-                           client_for=_client_for(profile) if uri.startswith("s3://") else None,
-                           session=session, s3_client=s3,
-                           config=_convert_config(workers, target_file_mb, profile, region),
-                           listener=TerminalProgress(quiet=quiet),
-                           accept_summary_mismatch=accept_summary_mismatch)
+    with engine_output(engine):
+        result = import_export(uri, lake_io, table=table, keys=keys,
+                               client_for=_client_for(profile) if uri.startswith("s3://") else None,
+                               session=session, s3_client=s3,
+                               config=_convert_config(workers, target_file_mb, profile, region,
+                                                      engine),
+                               listener=TerminalProgress(quiet=quiet),
+                               accept_summary_mismatch=accept_summary_mismatch)
     _report([result], fmt)
 
 
@@ -165,7 +176,7 @@ def _native_mode(options: dict[str, Any]) -> dict[str, Any]:
         view=options["view"], export_bucket=options["export_bucket"],
         poll_seconds=options["poll"], timeout=timedelta(minutes=options["timeout_minutes"]),
         convert=_convert_config(options["workers"], options["target_file_mb"],
-                                options["profile"], options["region"]))
+                                options["profile"], options["region"], options["engine"]))
     listener = TerminalProgress(quiet=options["quiet"])
     if options["mode"] == "native":
         results = [export_full(ddb, s3, lake_io, config, listener=listener)]
