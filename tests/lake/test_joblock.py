@@ -79,8 +79,10 @@ def _lease(s3_io: S3FileIO) -> dict[str, Any]:
 
 
 def test_s3_lease_refuses_while_renewed_past_its_ttl(s3_io: S3FileIO) -> None:
-    first = _take(s3_io, ttl_s=1.0)
-    time.sleep(2.5)  # more than its ttl: only renewals keep it
+    # S3's LastModified has a resolution of one second, and renewals run every ttl/4 on a
+    # thread that a loaded machine may delay: a 1 s ttl was taken over under load.
+    first = _take(s3_io, ttl_s=3.0)
+    time.sleep(7.0)  # more than twice its ttl: only renewals keep it
     with pytest.raises(BusyError) as e:
         _take(s3_io)
     assert "already being run by ddblake export" in e.value.message
