@@ -20,10 +20,10 @@ How a filter is accepted (:func:`compile_filter`):
    that a fresh connection lists as built in (``duckdb_types()``). DuckDB 2.x writes a
    CAST's target as an expression of kind TYPE: one is accepted only there (or as a
    child of such a type: ``INT[]``, ``STRUCT(a INT)``), with only types and constants
-   (``DECIMAL(18, 3)``) as children; a TYPE anywhere else is refused. Refused: subqueries (``IN (SELECT ...)``, ``EXISTS``),
-   window functions, ``*``/``COLUMNS(...)``, prepared parameters, positional references,
-   aggregate modifiers (DISTINCT, FILTER, ORDER BY), and function names qualified by a
-   catalog or a schema other than ``main``.
+   (``DECIMAL(18, 3)``) as children; a TYPE anywhere else is refused. Refused:
+   subqueries (``IN (SELECT ...)``, ``EXISTS``), window functions, ``*``/``COLUMNS(...)``,
+   prepared parameters, positional references, aggregate modifiers (DISTINCT, FILTER,
+   ORDER BY), and function names qualified by a catalog or a schema other than ``main``.
 4. The function rule is an allow rule by category, read from DuckDB's own catalogue of a
    fresh connection (``duckdb_functions()``). A name may be called when every scalar or
    macro overload of it is
