@@ -84,6 +84,7 @@ class LakeSession:
         self.notes: list[str] = []
         self._con: duckdb.DuckDBPyConnection | None = None
         self._setup: list[str] | None = None
+        self._stream: pa.RecordBatchReader | None = None
 
     @property
     def table(self) -> str | None:
@@ -124,6 +125,12 @@ class LakeSession:
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
+        """The session's connection. A result of :meth:`reader` not read to the end is
+        closed first: DuckDB 2.x refuses a new statement while one streams, 1.x silently
+        ended the old stream; here reading it further is an error on both."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
         if self._con is None:
             config: dict[str, str | bool | int | float | list[str]] = (
                 {"threads": self.options.threads} if self.options.threads else {})
@@ -158,10 +165,8 @@ class LakeSession:
         if count != 1:
             raise QueryError(f"one statement at a time, please: this SQL holds {count}",
                              hint="run them one by one, or use `ddblake shell`")
-        try:
-            if params is not None:
-                return self.connection.execute(sql, params)  # type: ignore[return-value]
-            return self.connection.sql(sql)
+        try:  # a relation, not execute(): 2.x copies a DB-API result to give it as Arrow
+            return self.connection.sql(sql, params=params)
         except duckdb.Error as e:
             raise self._error(e) from e
 
@@ -173,11 +178,17 @@ class LakeSession:
             source = rel.to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as e:
             raise self._error(e) from e
+        self._stream = source
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
                 yield from source
             except (duckdb.Error, pa.ArrowException, OSError) as e:
+                if source is not self._stream and isinstance(e, pa.ArrowInvalid):
+                    raise QueryError("this result was closed before it was read to the end: "
+                                     "a later statement ran in the same session",
+                                     hint="read a result whole (read_all()) before the "
+                                          "next query, or open a second session") from e
                 raise self._error(e) from e
 
         return pa.RecordBatchReader.from_batches(source.schema, batches())
