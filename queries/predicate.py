@@ -16,10 +16,14 @@ How a filter is accepted (:func:`compile_filter`):
 3. Every node of the expression tree is walked (iteratively; depth does not matter) and
    must be of an allowed kind: column references, constants, comparisons, AND/OR/NOT,
    IS [NOT] NULL, IN (list), BETWEEN, CASE, CAST/TRY_CAST, COLLATE, subscripts, lambdas,
-   and calls of allowed functions. Refused: subqueries (``IN (SELECT ...)``, ``EXISTS``),
-   window functions, ``*``/``COLUMNS(...)``, prepared parameters, positional references,
-   aggregate modifiers (DISTINCT, FILTER, ORDER BY), and function names qualified by a
-   catalog or a schema other than ``main``.
+   and calls of allowed functions. A type named in a cast must be unqualified and one
+   that a fresh connection lists as built in (``duckdb_types()``). DuckDB 2.x writes a
+   CAST's target as an expression of kind TYPE: one is accepted only there (or as a
+   child of such a type: ``INT[]``, ``STRUCT(a INT)``), with only types and constants
+   (``DECIMAL(18, 3)``) as children; a TYPE anywhere else is refused. Refused:
+   subqueries (``IN (SELECT ...)``, ``EXISTS``), window functions, ``*``/``COLUMNS(...)``,
+   prepared parameters, positional references, aggregate modifiers (DISTINCT, FILTER,
+   ORDER BY), and function names qualified by a catalog or a schema other than ``main``.
 4. The function rule is an allow rule by category, read from DuckDB's own catalogue of a
    fresh connection (``duckdb_functions()``). A name may be called when every scalar or
    macro overload of it is
@@ -181,20 +185,67 @@ def _single_expression(node: dict[str, Any]) -> dict[str, Any]:
 
 def first_problem(tree: dict[str, Any], allowed: frozenset[str]) -> str | None:
     """What in ``tree`` breaks the rule (see the module docstring), or None."""
-    for node in _nodes(tree):
-        if _QUERY_KEYS & node.keys():
-            return "a query"
-        kind = node.get("class")
-        if kind is None:
+    type_slots: set[int] = set()  # the TYPE nodes that stand where a type belongs
+    for node in _nodes(tree):  # a parent comes before its children
+        problem = _node_problem(node, allowed, type_slots)
+        if problem:
+            return problem
+    return None
+
+
+def _node_problem(node: dict[str, Any], allowed: frozenset[str],
+                  type_slots: set[int]) -> str | None:
+    if _QUERY_KEYS & node.keys():
+        return "a query"
+    kind = node.get("class")
+    if kind is None:
+        if node.get("type") == "UNBOUND_TYPE_INFO":  # DuckDB 1.x: a cast target by name
+            return _type_name_problem(node)
+        return None
+    if kind in _REFUSED_CLASSES:
+        return _REFUSED_CLASSES[kind]
+    if kind == "TYPE":
+        return _type_problem(node, id(node) in type_slots, type_slots)
+    if kind not in _NODE_CLASSES:
+        return f"an expression of kind {kind}"
+    if kind == "CAST" and "type_expr" in node:
+        return _type_slot(node["type_expr"], type_slots)
+    if kind == "FUNCTION":
+        return _function_problem(node, allowed)
+    return None
+
+
+def _type_slot(value: Any, type_slots: set[int]) -> str | None:
+    """Mark ``value`` (a CAST target, or a child of a type) as a place for a TYPE node."""
+    if not isinstance(value, dict) or value.get("class") != "TYPE":
+        return "a cast to something other than a type"
+    type_slots.add(id(value))
+    return None
+
+
+def _type_problem(node: dict[str, Any], in_slot: bool, type_slots: set[int]) -> str | None:
+    """A TYPE node (DuckDB 2.x): only a CAST's target or part of one, naming an
+    unqualified built-in type whose children are constants (modifiers) or types."""
+    if not in_slot:
+        return f"a type ({node.get('type_name', '')}) outside a CAST"
+    problem = _type_name_problem({**node, "name": node.get("type_name")})
+    if problem:
+        return problem
+    for child in node.get("children") or []:
+        if isinstance(child, dict) and child.get("class") == "CONSTANT":
             continue
-        if kind in _REFUSED_CLASSES:
-            return _REFUSED_CLASSES[kind]
-        if kind not in _NODE_CLASSES:
-            return f"an expression of kind {kind}"
-        if kind == "FUNCTION":
-            problem = _function_problem(node, allowed)
-            if problem:
-                return problem
+        if _type_slot(child, type_slots):
+            return f"a modifier of the type {node.get('type_name')} that is not a constant"
+    return None
+
+
+def _type_name_problem(node: dict[str, Any]) -> str | None:
+    """A type named in the filter must be an unqualified built-in type."""
+    name = str(node.get("name", ""))
+    if node.get("catalog") or node.get("schema") not in (None, "", "main"):
+        return f"a qualified type name ({name})"
+    if name.lower() not in builtin_types():
+        return f"the type {name}, which DuckDB does not list as a built-in type"
     return None
 
 
@@ -260,9 +311,7 @@ Overload = tuple[str, str | None, bool | None, str | None, str | None]
 def _catalogue() -> dict[str, list[Overload]]:
     """``name -> [(type, stability, side effects, return type, parsed macro body)]`` of a
     fresh connection (built-in functions and statically loaded extensions only)."""
-    con = duckdb.connect(config={"enable_external_access": False,
-                                 "autoload_known_extensions": False,
-                                 "autoinstall_known_extensions": False})
+    con = _fresh_connection()
     try:
         rows = con.sql("SELECT lower(function_name), function_type, stability, "
                        "has_side_effects, return_type, CASE WHEN function_type = 'macro' "
@@ -274,6 +323,25 @@ def _catalogue() -> dict[str, list[Overload]]:
     for name, *rest in rows:
         catalogue.setdefault(name, []).append((rest[0], rest[1], rest[2], rest[3], rest[4]))
     return catalogue
+
+
+def _fresh_connection() -> duckdb.DuckDBPyConnection:
+    """A connection that knows only what DuckDB has built in (nothing autoloaded)."""
+    return duckdb.connect(config={"enable_external_access": False,
+                                  "autoload_known_extensions": False,
+                                  "autoinstall_known_extensions": False})
+
+
+@cache
+def builtin_types() -> frozenset[str]:
+    """The (lower-case) type names a fresh connection lists as built in."""
+    con = _fresh_connection()
+    try:
+        rows = con.sql("SELECT DISTINCT lower(type_name) FROM duckdb_types() "
+                       "WHERE internal").fetchall()
+    finally:
+        con.close()
+    return frozenset(str(name) for (name,) in rows)
 
 
 def _pure_scalar(overload: Overload) -> bool:

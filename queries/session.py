@@ -7,9 +7,11 @@ nulls into float64 and loses 2^53+1).
 Trust: this is the user's own SQL over their own lake, with their own credentials (an S3
 lake's secret is in this connection, as ``query --print-setup --with-credentials`` shows);
 it is not a sandbox. What it does guarantee: only read-only statements run (DuckDB's
-parser decides: SELECT/WITH/FROM/VALUES/TABLE/DESCRIBE/SHOW/SUMMARIZE/PRAGMA queries and
-EXPLAIN; COPY, SET, CREATE, ATTACH, INSTALL, LOAD, CALL, INSERT... are refused with a
-:class:`QueryError`), so a query cannot change the session's views or settings, and every
+parser decides: SELECT/WITH/FROM/VALUES/TABLE/DESCRIBE/SHOW/SUMMARIZE queries and EXPLAIN;
+COPY, SET, CREATE, ATTACH, INSTALL, LOAD, CALL, INSERT, PRAGMA, statements DuckDB runs as
+several (MULTI) and kinds this DuckDB cannot name are refused with a :class:`QueryError`;
+DuckDB 1.x's parser turns a query PRAGMA such as ``PRAGMA show_tables`` into its SELECT,
+2.x keeps it a PRAGMA), so a query cannot change the session's views or settings, and every
 DuckDB error, also one met while the result streams, becomes a :class:`QueryError` or
 :class:`~schemas.errors.StorageError` with a hint.
 """
@@ -35,13 +37,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
 BATCH_ROWS = 64 * 1024
-READ_ONLY = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+READ_ONLY = frozenset({duckdb.StatementType.SELECT.name, duckdb.StatementType.EXPLAIN.name})
 FULL_DUCKDB = ("for a full DuckDB over the same views: "
                "ddblake query --lake LAKE --print-setup | duckdb")
 _WHAT_INSTEAD = {
     "COPY": "to write the result to a file: ddblake query ... --format csv|json|parquet "
             "--output FILE",
     "CALL": "call a table function in a query instead: SELECT * FROM fn(...)",
+    "PRAGMA": "ask with a query instead: SHOW TABLES, DESCRIBE items, "
+              "SELECT * FROM pragma_table_info('items'), SELECT * FROM pragma_version()",
+    "MULTI": "DuckDB runs it as several statements (a PIVOT without IN (...) first creates "
+             "a type): list the values, e.g. PIVOT items ON status IN ('a', 'b')",
 }
 
 
@@ -78,6 +84,7 @@ class LakeSession:
         self.notes: list[str] = []
         self._con: duckdb.DuckDBPyConnection | None = None
         self._setup: list[str] | None = None
+        self._stream: pa.RecordBatchReader | None = None
 
     @property
     def table(self) -> str | None:
@@ -118,6 +125,12 @@ class LakeSession:
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
+        """The session's connection. A result of :meth:`reader` not read to the end is
+        closed first: DuckDB 2.x refuses a new statement while one streams, 1.x silently
+        ended the old stream; here reading it further is an error on both."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
         if self._con is None:
             config: dict[str, str | bool | int | float | list[str]] = (
                 {"threads": self.options.threads} if self.options.threads else {})
@@ -138,8 +151,8 @@ class LakeSession:
             raise UsageError("no SQL statement given (only blanks or comments)",
                              hint="write a query, e.g. SELECT count(*) FROM items")
         for statement in parsed:
-            if statement.type not in READ_ONLY:
-                kind = statement.type.name if statement.type.name.isalpha() else "non-query"
+            kind = _statement_kind(statement)
+            if kind not in READ_ONLY:
                 shown = " ".join(statement.query.split())[:60] or kind
                 raise QueryError(f"ddblake runs read-only queries; this is a {kind} "
                                  f"statement: {shown}",
@@ -152,10 +165,8 @@ class LakeSession:
         if count != 1:
             raise QueryError(f"one statement at a time, please: this SQL holds {count}",
                              hint="run them one by one, or use `ddblake shell`")
-        try:
-            if params is not None:
-                return self.connection.execute(sql, params)  # type: ignore[return-value]
-            return self.connection.sql(sql)
+        try:  # a relation, not execute(): 2.x copies a DB-API result to give it as Arrow
+            return self.connection.sql(sql, params=params)
         except duckdb.Error as e:
             raise self._error(e) from e
 
@@ -167,11 +178,17 @@ class LakeSession:
             source = rel.to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as e:
             raise self._error(e) from e
+        self._stream = source
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
                 yield from source
             except (duckdb.Error, pa.ArrowException, OSError) as e:
+                if source is not self._stream and isinstance(e, pa.ArrowInvalid):
+                    raise QueryError("this result was closed before it was read to the end: "
+                                     "a later statement ran in the same session",
+                                     hint="read a result whole (read_all()) before the "
+                                          "next query, or open a second session") from e
                 raise self._error(e) from e
 
         return pa.RecordBatchReader.from_batches(source.schema, batches())
@@ -222,6 +239,16 @@ class LakeSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _statement_kind(statement: duckdb.Statement) -> str:
+    """DuckDB's name for the kind of ``statement``, or "non-query" for a kind this DuckDB
+    cannot name (1.x shows it as ``???``, 2.x raises ValueError: UPDATE EXTENSIONS)."""
+    try:
+        name = statement.type.name
+    except ValueError:
+        return "non-query"
+    return name if name.isalpha() else "non-query"
 
 
 def _query_error(error: BaseException, hint: str | None = None) -> DdbLakeError:

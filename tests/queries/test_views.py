@@ -112,6 +112,20 @@ def test_pandas_dtypes_are_exact(local_case: LakeCase) -> None:
     assert str(df["price"].iloc[1]) == "103.25"
 
 
+def test_a_later_query_closes_an_unread_result_loudly(local_case: LakeCase) -> None:
+    """DuckDB 2.x refuses a statement while a result streams, 1.x cut the old stream
+    short without a word: on both, the new query runs and the old result says it was cut."""
+    with LakeSession(local_case.io) as s:
+        reader = s.reader("SELECT * FROM range(1000000)")
+        assert reader.read_next_batch().num_rows > 0
+        got = s.query("SELECT count(*) AS n FROM items WHERE _pk <> $skip", {"skip": "x"})
+        assert got["n"].to_pylist() == [38]
+        with pytest.raises(QueryError, match="closed before it was read to the end"):
+            reader.read_all()
+        whole = s.reader("SELECT * FROM range(200000)")
+        assert whole.read_all().num_rows == 200000  # read to the end: nothing to close
+
+
 def test_bad_sql_is_a_query_error(local_case: LakeCase) -> None:
     with LakeSession(local_case.io) as s, pytest.raises(QueryError) as info:
         s.query("SELECT nope FROM items")

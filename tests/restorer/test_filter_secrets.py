@@ -95,7 +95,7 @@ def test_the_filter_connection_holds_no_credential(s3_lake: str) -> None:
         con = query.isolated
         settings = con.sql("SELECT * FROM duckdb_settings()").fetchall()
         assert settings and not reveals(repr(settings))
-        assert con.sql("SELECT count(*) FROM duckdb_secrets()").fetchone() == (0,)
+        assert con.sql("SELECT count(*) FROM duckdb_secrets()").fetchall() == [(0,)]
         for name in ("s3_secret_access_key", "s3_session_token", "s3_access_key_id"):
             with pytest.raises(duckdb.Error):  # httpfs is not loaded: no such setting
                 con.sql(f"SELECT current_setting('{name}')").fetchall()

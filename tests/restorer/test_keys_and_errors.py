@@ -150,7 +150,7 @@ def test_the_fingerprint_is_the_selection_hash(lake: Path) -> None:
     finally:
         query.close()
     con = duckdb.connect()
-    row = con.sql(f"SELECT count(*), coalesce(sum(hash(_item)), 0)::VARCHAR "
-                  f"FROM ({source.selection.sql})").fetchone()
-    assert (count, fingerprint) == (len(ITEMS), row[1] if row else None)
+    [row] = con.sql(f"SELECT count(*), coalesce(sum(hash(_item)), 0)::VARCHAR "
+                    f"FROM ({source.selection.sql})").fetchall()
+    assert (count, fingerprint) == (len(ITEMS), row[1])
     assert json.loads(json.dumps(fingerprint)) == fingerprint
