@@ -57,6 +57,7 @@ class _Plan:
     new: tuple[tuple[str, str], ...]  # (attribute, tag) with no column: for the stats
     regular: bool = True
     count: int = 0
+    json_cells: tuple[tuple[str, list[int], list[str]], ...] = ()  # the lists to append to
 
     @property
     def placed(self) -> bool:
@@ -117,15 +118,13 @@ class RowPartBuilder:
             self._longest = len(text)
 
     def _place(self, item: Item, row: int, plan: _Plan) -> None:
-        placed = self._placed
-        for name in plan.json:
-            rows, texts = placed.json.setdefault(name, ([], []))
+        for name, rows, texts in plan.json_cells:
             rows.append(row)
             texts.append(orjson.dumps(item[name], option=_SORT).decode("utf-8"))
         if plan.rest:
-            placed.rest[row] = {name: item[name] for name in plan.rest}
+            self._placed.rest[row] = {name: item[name] for name in plan.rest}
         if not plan.regular:
-            placed.whole.append(row)
+            self._placed.whole.append(row)
 
     def _plan(self, names: tuple[str, ...], tags: tuple[str, ...]) -> _Plan:
         keys = set(self.schema.keys.names)
@@ -152,6 +151,8 @@ class RowPartBuilder:
                          tuple(rest), tuple(new), regular=_TAGS.issuperset(tags))
             if not plan.regular:
                 plan.rest = tuple(n for n in names if n not in keys)
+        plan.json_cells = tuple((name, *self._placed.json.setdefault(name, ([], [])))
+                                for name in plan.json)
         self._plans[(names, tags)] = plan
         return plan
 

@@ -32,6 +32,15 @@ def part_metadata(schema: TableSchema) -> dict[bytes, bytes]:
     return {b"ddblake.format": FORMAT.encode(), b"ddblake.schema": orjson.dumps(schema.to_dict())}
 
 
+def parquet_options(schema: TableSchema) -> dict[str, Any]:
+    """``pyarrow.parquet.write_table`` options of a format 2 part: dictionary encoding for
+    every column but ``_item_hash`` (random 8-byte values: measured 8.0 B/row plain, 9.3 B
+    with a dictionary)."""
+    leaves = [f"{field.name}.list.element" if pa.types.is_list(field.type) else field.name
+              for field in schema.arrow_schema() if field.name != HASH]
+    return {"use_dictionary": leaves}
+
+
 def string_array(texts: list[bytes]) -> pa.Array:
     """UTF-8 texts as one string array, from their concatenation (orjson writes valid
     UTF-8, so nothing needs checking per text)."""
@@ -258,4 +267,4 @@ def _key_at(table: pa.Table, builder: RowPartBuilder, row: int) -> Item | None:
 
 
 __all__ = ["HASH", "REST", "EncodedRows", "assemble", "digest_of", "hash_column", "hash_of",
-           "key_rank", "part_metadata", "prove"]
+           "key_rank", "parquet_options", "part_metadata", "prove", "string_array"]

@@ -13,10 +13,12 @@ writes for the item.
 
 from __future__ import annotations
 
-import base64
+import binascii
+import re
 from decimal import Decimal
 from typing import Any, TypeAlias
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,6 +29,7 @@ from schemas.table_schema import REST, TableSchema
 
 _SORT = orjson.OPT_SORT_KEYS
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
+_ESCAPES = re.compile(_NEEDS_ESCAPE.encode("ascii"))
 _Columns: TypeAlias = "pa.Table | pa.RecordBatch"
 
 
@@ -43,7 +46,9 @@ def number_pattern(scale: int) -> str:
 
 def _column(data: _Columns, name: str) -> pa.Array:
     column = data.column(name)
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if isinstance(column, pa.ChunkedArray):
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    return column
 
 
 def _cat(*parts: pa.Array | str) -> pa.Array:
@@ -59,7 +64,21 @@ def _fill(length: int, rows: list[int], values: list[Any]) -> pa.Array:
     return pa.array(full, pa.string())
 
 
-def _needs_escape(strings: pa.Array) -> pa.Array:
+def _value_bytes(strings: pa.Array) -> memoryview:
+    """The UTF-8 bytes of all of a string array's values, back to back."""
+    _, offsets, data = strings.buffers()
+    width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+    bounds = np.frombuffer(offsets, dtype=width)[strings.offset:strings.offset + len(strings) + 1]
+    if data is None:
+        return memoryview(b"")
+    return memoryview(data)[int(bounds[0]):int(bounds[-1])]
+
+
+def _needs_escape(strings: pa.Array) -> pa.Array | None:
+    """Per string: whether JSON needs an escape in it; None when no string does (one scan
+    of the values' bytes, the common case)."""
+    if not len(strings) or _ESCAPES.search(_value_bytes(strings)) is None:
+        return None
     return pc.fill_null(pc.match_substring_regex(strings, _NEEDS_ESCAPE), False)
 
 
@@ -69,7 +88,7 @@ def json_strings(strings: pa.Array, before: str = "", after: str = "") -> pa.Arr
     strings = strings.cast(pa.string())
     plain = _cat(before + '"', strings, '"' + after)
     needs = _needs_escape(strings)
-    if not pc.any(needs).as_py():
+    if needs is None:
         return plain
     rows = pc.indices_nonzero(needs)
     escaped = [before + orjson.dumps(s).decode("utf-8") + after
@@ -79,8 +98,9 @@ def json_strings(strings: pa.Array, before: str = "", after: str = "") -> pa.Arr
 
 def base64_strings(values: pa.Array, before: str = "", after: str = "") -> pa.Array:
     """Each binary value as a JSON string of its standard base64 (DynamoDB's wire form)."""
-    encode = base64.b64encode
-    return pa.array([None if v is None else f'{before}"{encode(v).decode("ascii")}"{after}'
+    encode = binascii.b2a_base64
+    return pa.array([None if v is None else
+                     f'{before}"{encode(v, newline=False).decode("ascii")}"{after}'
                      for v in values.to_pylist()], pa.string())
 
 
@@ -154,10 +174,13 @@ def canonical_texts(data: _Columns, schema: TableSchema) -> pa.Array:
     pieces = _fragments(data, schema)
     if not pieces:
         raise CorruptDataError("a format 2 part has no key columns")
-    joined = pc.binary_join_element_wise(*pieces, "", null_handling="replace",
+    joined = pc.binary_join_element_wise(*pieces, "}", "", null_handling="replace",
                                          null_replacement="")
-    body = pc.utf8_slice_codeunits(joined, 1)  # drop the first fragment's comma
-    texts = _cat("{", body, "}")
+    # The first fragment's comma becomes the opening brace; a row with no fragment at all
+    # (no key: never written by ddblake) is the empty object.
+    texts = pc.replace_substring(joined, ",", "{", max_replacements=1)
+    if pc.any(pc.equal(texts, "}")).as_py():
+        texts = pc.if_else(pc.equal(texts, "}"), "{}", texts)
     rest = _column(data, REST)
     if rest.null_count == len(rest):
         return texts
