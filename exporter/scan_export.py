@@ -16,10 +16,18 @@ from typing import Any
 
 from exporter.config import ExportConfig, ExportResult
 from exporter.describe import describe_table
+from exporter.parts import add_to, unit_schema
 from exporter.pool import run_parallel, run_serial
 from exporter.ratelimit import TokenBucket
 from exporter.segment import SegmentResult, SegmentTask
-from exporter.state import RunState, delete_state, load_run, pending_exports, save_run
+from exporter.state import (
+    RunState,
+    delete_state,
+    load_checkpoint,
+    load_run,
+    pending_exports,
+    save_run,
+)
 from exporter.workers import WORKER_MODULES
 from lake import layout
 from lake.aws import make_client, make_session
@@ -27,10 +35,12 @@ from lake.fileio import FileIO, WriteOptions, load_file_io
 from lake.locks import export_options
 from lake.processes import prestart
 from lake.progress import NullListener, ProgressListener
+from lake.table_schemas import latest_schema
 from lake.writers import SnapshotWriter, utc_now
 from schemas.errors import NotFoundError, UsageError
 from schemas.keys import KeySchema
 from schemas.manifest import Consistency, Manifest, Source
+from schemas.table_schema import empty_schema
 
 TASK = "export"
 
@@ -74,8 +84,10 @@ def _new_run(io: FileIO, config: ExportConfig, session: Any) -> tuple[RunState, 
     description = describe_table(ddb, config.table)
     segments = config.resolve_segments(description.get("TableSizeBytesEstimate"),
                                        config.resolve_workers())
+    latest = latest_schema(io, config.table) if config.lake_format == 2 else None
     run = RunState(layout.new_id(), config.table, segments, config.consistent_read, utc_now(),
-                   KeySchema.from_description(description), description)
+                   KeySchema.from_description(description), description, config.lake_format,
+                   latest.schema_id if latest else None)
     save_run(io, run)
     return run, False
 
@@ -98,9 +110,10 @@ def _resume_run(io: FileIO, config: ExportConfig) -> tuple[RunState, bool]:
 
 def _scan(io: FileIO, config: ExportConfig, run: RunState, workers: int, session: Any,
           listener: ProgressListener) -> list[SegmentResult]:
+    schema_id = _schema_id(io, run)
     tasks = [SegmentTask(config.lake, run.table, run.snapshot_id, n, run.segments, run.keys,
                          run.consistent_read, config.target_part_bytes,
-                         config.retry_deadline_s, config.page_limit)
+                         config.retry_deadline_s, config.page_limit, run.lake_format, schema_id)
              for n in range(run.segments)]
     bucket = TokenBucket(config.max_rcu) if config.max_rcu else None
 
@@ -118,6 +131,16 @@ def _scan(io: FileIO, config: ExportConfig, run: RunState, workers: int, session
         listener.finished(TASK)
 
 
+def _schema_id(io: FileIO, run: RunState) -> int | None:
+    """The schema every segment writes against: the table's when the export began; for a
+    new table, the one its first part created (a resumed run reads it from a checkpoint)."""
+    if run.lake_format == 1 or run.schema_id is not None:
+        return run.schema_id
+    ids = {c.schema_id for n in range(run.segments)
+           if (c := load_checkpoint(io, run.table, run.snapshot_id, n)).schema_id is not None}
+    return min(ids) if ids else None
+
+
 def _arn_fields(arn: str | None) -> tuple[str | None, str | None]:
     parts = (arn or "").split(":")
     return (parts[3] or None, parts[4] or None) if len(parts) > 5 else (None, None)
@@ -131,9 +154,11 @@ def _commit(io: FileIO, run: RunState, results: list[SegmentResult]) -> Manifest
         if not checkpoint.done:
             raise UsageError(f"segment {result.segment} did not finish; not committing",
                              hint="re-run with --resume")
-        for info, columns in zip(checkpoint.parts, checkpoint.columns, strict=True):
-            writer.add(info, columns)
+        add_to(writer, checkpoint)
         item_bytes += checkpoint.item_bytes
+    if run.lake_format == 2 and writer.schema is None:  # no part at all
+        writer.schema = unit_schema(io, run.table, _schema_id(io, run)) or \
+            empty_schema(run.table, run.keys)
     arn = run.table_description.get("TableArn")
     region, account = _arn_fields(arn)
     source = Source(run.table, "scan", table_arn=arn, region=region, account=account,

@@ -5,8 +5,8 @@ a :class:`SegmentEnv` (a DynamoDB client, the lake's FileIO, the shared rate lim
 progress callback, a stop flag), so the same unit runs in the calling process, in a worker
 process, or, later, on another machine.
 
-Memory is bounded by one part: pages are fed into a :class:`PartBuilder` and the part is
-written and dropped once its canonical item bytes reach the target (always at a page
+Memory is bounded by one part: pages are fed into a part builder (``exporter.parts``) and the
+part is written and dropped once its canonical item bytes reach the target (always at a page
 boundary, so the checkpoint's ``LastEvaluatedKey`` describes exactly what was written).
 A segment ends only when a page has no ``LastEvaluatedKey`` (empty pages happen).
 """
@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.pages import fetch_page, scan_params
+from exporter.parts import Builder, build_part, new_builder, record, unit_schema
 from exporter.ratelimit import TokenBucket
 from exporter.state import Checkpoint, load_checkpoint, save_checkpoint
 from lake import layout
 from lake.fileio import FileIO
 from lake.writers import SnapshotWriter
-from schemas.codec import PartBuilder
 from schemas.errors import DdbLakeError
 from schemas.keys import KeySchema
 
@@ -47,6 +47,8 @@ class SegmentTask:
     target_part_bytes: int
     retry_deadline_s: float
     page_limit: int | None = None
+    lake_format: int = 2
+    schema_id: int | None = None  # format 2: the table's schema (None: a new table)
 
 
 @dataclass
@@ -88,7 +90,9 @@ def run_segment(task: SegmentTask, env: SegmentEnv) -> SegmentResult:
 def _scan(task: SegmentTask, env: SegmentEnv, result: SegmentResult) -> None:
     checkpoint = result.checkpoint
     writer = SnapshotWriter(env.io, task.table, task.snapshot_id, task.keys)
-    builder = PartBuilder(task.keys)
+    schema_id = checkpoint.schema_id if checkpoint.schema_id is not None else task.schema_id
+    schema = unit_schema(env.io, task.table, schema_id)
+    builder = new_builder(task.lake_format, task.table, task.keys, schema)
     start = checkpoint.last_key
     while True:
         if env.stopped():
@@ -111,20 +115,19 @@ def _scan(task: SegmentTask, env: SegmentEnv, result: SegmentResult) -> None:
         start = page.last_key
         if start is None or builder.item_bytes >= task.target_part_bytes:
             _flush(task, env, writer, builder, checkpoint, start)
-            builder = PartBuilder(task.keys)
+            builder = new_builder(task.lake_format, task.table, task.keys, writer.schema)
             gc.collect(1)
         if start is None:
             return
 
 
-def _flush(task: SegmentTask, env: SegmentEnv, writer: SnapshotWriter, builder: PartBuilder,
+def _flush(task: SegmentTask, env: SegmentEnv, writer: SnapshotWriter, builder: Builder,
            checkpoint: Checkpoint, last_key: Any) -> None:
     if len(builder):
-        part = builder.build()
+        part = build_part(env.io, writer, builder)
         name = layout.part_name(task.segment, len(checkpoint.parts))
         info = writer.write_part(name, part)
-        checkpoint.parts.append(info)
-        checkpoint.columns.append(list(part.columns))
+        record(checkpoint, info, part)
         checkpoint.item_bytes += part.item_bytes
     checkpoint.last_key = last_key
     checkpoint.done = last_key is None

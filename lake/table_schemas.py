@@ -7,6 +7,8 @@ forbidden, so two writers racing to create schema ``n`` agree: one wins, the oth
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from lake import layout
 from lake.fileio import FileIO
 from schemas.errors import AlreadyExistsError, ManifestError
@@ -60,18 +62,25 @@ def create_schema(io: FileIO, schema: TableSchema) -> bool:
 def first_schema(io: FileIO, table: str, keys: KeySchema, stats: AttributeStats,
                  *, number_scale: int = DEFAULT_SCALE) -> TableSchema:
     """The schema a new table's first part is written against: the stored one if any
-    (another worker created it first), else schema 1 from ``stats``."""
-    return evolve_schema(io, empty_schema(table, keys, number_scale), stats, only_first=True)
+    (another worker created it first), else schema 1 from ``stats`` (stored even when it
+    has no attribute column, so every part of the snapshot uses it)."""
+    empty = empty_schema(table, keys, number_scale)
+    for _ in range(_ATTEMPTS):
+        latest = latest_schema(io, table)
+        if latest is not None:
+            return latest
+        proposed = evolve(empty, stats) or replace(empty, schema_id=1)
+        if create_schema(io, proposed):
+            return proposed
+    raise AlreadyExistsError(f"schema 1 of {table} could not be created nor read",
+                             hint="check the lake's permissions, then retry")
 
 
-def evolve_schema(io: FileIO, schema: TableSchema, stats: AttributeStats,
-                  *, only_first: bool = False) -> TableSchema:
+def evolve_schema(io: FileIO, schema: TableSchema, stats: AttributeStats) -> TableSchema:
     """The latest schema after adding columns for ``stats`` (a committed snapshot's new
     attributes); retried against the newest schema when another writer added one first."""
     for _ in range(_ATTEMPTS):
         latest = latest_schema(io, schema.table) or schema
-        if only_first and latest.schema_id > 0:
-            return latest
         proposed = evolve(latest, stats)
         if proposed is None:
             return latest

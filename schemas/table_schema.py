@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from schemas.keys import KeySchema
 from schemas.models import dump_checked, load_checked
+from schemas.projection import ColumnDecision
 
 KIND = "table_schema"
 FORMAT_VERSION = 2
@@ -161,6 +162,16 @@ def _check_columns(schema: TableSchema) -> None:
         raise ValueError("two columns have the same name ignoring case")
 
 
+def schema_decisions(schema: TableSchema) -> list[ColumnDecision]:
+    """The schema's columns as a manifest's ``columns`` (key attributes first, by their
+    attribute names; an N key is held as exact text in ``_pk``/``_sk``)."""
+    scale = schema.number_scale
+    keys = [ColumnDecision(name, key_type, str(Column(0, name, key_type).arrow_type(scale)))
+            for _, name, key_type in schema.key_columns()]
+    return keys + [ColumnDecision(c.name, c.kind, str(c.arrow_type(scale)))
+                   for c in schema.columns]
+
+
 def parse_table_schema(data: bytes, *, what: str = "table schema") -> TableSchema:
     """The only way to read a stored table schema; every failure is a ManifestError."""
     return load_checked(data, what=what, kind=KIND, versions=frozenset({FORMAT_VERSION}),
@@ -253,4 +264,4 @@ def evolve(schema: TableSchema, stats: AttributeStats,
 
 __all__ = ["DEFAULT_SCALE", "HASH", "KINDS", "MAX_ATTRIBUTE_COLUMNS", "PK", "REST", "SK",
            "AttributeStats", "Column", "TableSchema", "empty_schema", "evolve", "kind_for",
-           "name_problem", "parse_table_schema"]
+           "name_problem", "parse_table_schema", "schema_decisions"]

@@ -67,3 +67,9 @@ def test_a_schema_stored_under_another_id_or_table_is_refused(io: FileIO) -> Non
     io.write(table_schemas.schema_key("orders", 6), b"{not json")
     with pytest.raises(ManifestError):
         table_schemas.latest_schema(io, "orders")
+
+
+def test_a_first_part_without_attributes_still_stores_schema_one(io: FileIO) -> None:
+    first = table_schemas.first_schema(io, "orders", KEYS, AttributeStats())
+    assert first.schema_id == 1 and first.columns == ()
+    assert table_schemas.first_schema(io, "orders", KEYS, seen(a="S")) == first
