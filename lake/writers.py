@@ -14,17 +14,17 @@ from typing import Any
 from lake import layout
 from lake.commit import commit_change_batch, commit_snapshot, write_parquet
 from lake.fileio import FileIO, WriteOptions
-from lake.table_schemas import evolve_schema
+from lake.table_schemas import evolve_schema, first_schema, latest_schema
 from schemas.changes import ChangeBatch, ChangeRecord, change_table
 from schemas.codec import EncodedPart
-from schemas.dynamo_json import Digest
+from schemas.dynamo_json import Digest, Item
 from schemas.errors import UsageError
 from schemas.keys import KeySchema
 from schemas.manifest import Consistency, Manifest, PartInfo, Source, Totals
 from schemas.projection import ColumnDecision, reconcile
-from schemas.rowcodec import EncodedRows
+from schemas.rowcodec import EncodedRows, RowPartBuilder
 from schemas.rowparts import parquet_options
-from schemas.table_schema import AttributeStats, TableSchema, schema_decisions
+from schemas.table_schema import AttributeStats, TableSchema, empty_schema, schema_decisions
 from schemas.version import TOOL_VERSION as __version__
 
 SNAPSHOT_DATA_TAG = ("ddblake-kind", "snapshot-data")
@@ -68,6 +68,18 @@ class SnapshotWriter:
         else:
             self.add(info, part.columns)
         return info
+
+    def encode(self, items: Iterable[Item]) -> EncodedRows:
+        """A format 2 part of ``items`` (taken over) against the writer's schema: the
+        table's latest, or, for a new table, schema 1 made from these items."""
+        if self.schema is None:
+            self.schema = latest_schema(self.io, self.table)
+        builder = RowPartBuilder(self.schema or empty_schema(self.table, self.keys))
+        builder.add_all(items)
+        if builder.schema.schema_id == 0:
+            builder.retarget(first_schema(self.io, self.table, self.keys, builder.stats()))
+        self.schema = builder.schema
+        return builder.build()
 
     def schema_of(self, part: EncodedRows) -> TableSchema:
         """The writer's schema, which must be the one ``part`` was built against."""
