@@ -28,8 +28,9 @@ DEFAULT_TARGET_MB = 8.0  # bench/scan: 2 workers stay under 500 MB (PSS) at 1M i
 @dataclass(frozen=True)
 class ExportConfig:
     """One scan export. ``segments``/``workers`` of ``None`` mean "pick from the table and
-    the machine". ``workers == 1`` runs every segment in the calling process (no pool), which
-    is also what tests use with in-process moto."""
+    the machine" (with ``engine="ray"``: the cluster's CPUs). ``workers == 1`` runs every
+    segment in the calling process (no pool), which is also what tests use with in-process
+    moto."""
 
     table: str
     lake: str
@@ -48,10 +49,13 @@ class ExportConfig:
     kms_key: str | None = None
     lock_mode: str | None = None
     lock_days: int | None = None
+    engine: str = "local"  # runtime.executor.ENGINES: local worker processes, or Ray
     lake_format: int = 2  # docs/decisions/005-lake-format-2.md; 1 writes the old format
 
     def __post_init__(self) -> None:
         check_table_name(self.table)
+        if self.engine not in ("local", "ray"):
+            raise UsageError(f"unknown engine {self.engine!r}", hint="use --engine local or ray")
         if self.lake_format not in (1, 2):
             raise UsageError(f"lake_format must be 1 or 2, not {self.lake_format!r}")
         if not self.lake:

@@ -34,7 +34,8 @@ def _optional(call: Any, **kwargs: Any) -> dict[str, Any]:
 
 
 def describe_table(ddb: Any, table: str) -> dict[str, Any]:
-    """The table's rebuildable description (JSON-safe)."""
+    """The table's rebuildable description (JSON-safe). ``table`` is a name (in the client's
+    region and account) or a table ARN (that table, wherever the client's region is)."""
     try:
         raw = ddb.describe_table(TableName=table)["Table"]
     except (ClientError, BotoCoreError) as e:
@@ -44,6 +45,7 @@ def describe_table(ddb: Any, table: str) -> dict[str, Any]:
     description: dict[str, Any] = {
         "TableName": raw["TableName"],
         "TableArn": raw.get("TableArn"),
+        "TableId": raw.get("TableId"),
         "KeySchema": raw["KeySchema"],
         "AttributeDefinitions": raw["AttributeDefinitions"],
         "BillingMode": billing,

@@ -1,61 +1,83 @@
-"""The chain of incremental exports of a table, kept in ``<table>/state/incremental.json``.
+"""The chain of native exports of a table: derived from what the lake holds, never stored.
 
-A chain starts at a baseline (a full native export's snapshot, exact at time T, or the
-first incremental window when there is none) and grows by windows ``[from, to)`` that must
-follow each other exactly: the next window starts where the chain ends. A gap (changes
-nobody exported), an overlap, or a different ``tableId`` (the table was re-created) breaks
-the chain; the fix is a new full export (a new baseline).
+A table's native history is the set of its imported exports: full exports (snapshots, each
+exact at its export time T) and incremental exports (windows ``[from, to)`` of change
+records). The chain is computed from the committed snapshots (``extra.native_export``) and
+change batches (``source.kind == "incremental_export"``), so it is the same whatever order the
+exports were imported in, and a crash between two commits leaves nothing stale.
+
+* ``base``: the latest full export (the baseline a restore starts from);
+* ``links``: every incremental export whose batches are all committed, in time order;
+* ``end``: where the next incremental window starts (the latest instant any export reaches).
+
+Gaps (changes nobody exported: a window that does not start where the previous export ends)
+and overlaps are not refused: they are imported as they are and ``lake.coverage`` shows the
+gaps; ``as_of`` inside one is reported as not exact.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-
-from exporter.export_reader import ExportInfo, parse_time
-from lake import layout
+from exporter.export_reader import parse_time
+from lake import catalog
+from lake.coverage import EXPORT_KIND, complete_exports
 from lake.fileio import FileIO
+from schemas.changes import ChangeBatch
 from schemas.errors import MissingDataError, UsageError
+from schemas.manifest import Manifest
 
-STATE_NAME = "incremental.json"
 MIN_WINDOW = timedelta(minutes=15)
 MAX_WINDOW = timedelta(hours=24)
+INCREMENTAL_KIND = EXPORT_KIND
 
 
 class ChainBrokenError(MissingDataError):
-    """The next incremental window does not continue the chain."""
+    """The chain cannot continue (its end is older than the table's PITR window)."""
 
 
 @dataclass(frozen=True)
 class Link:
+    """One imported incremental export: the window ``[start, end)``."""
+
     export_arn: str
     start: datetime
     end: datetime
     rows: int
+    table_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"export_arn": self.export_arn, "from": iso(self.start), "to": iso(self.end),
-                "rows": self.rows}
+                "rows": self.rows, "table_id": self.table_id}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """One imported full export: its snapshot, exact at ``at``."""
+
+    export_arn: str
+    at: datetime
+    snapshot_id: str
+    table_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Chain:
     table: str
-    table_id: str | None
-    base_at: datetime
+    table_id: str | None  # of the latest export
+    base_at: datetime | None
     base_snapshot: str | None
     end: datetime
-    links: tuple[Link, ...] = field(default_factory=tuple)
+    links: tuple[Link, ...] = ()
+    baselines: tuple[Baseline, ...] = ()
 
-    def to_bytes(self) -> bytes:
-        return orjson.dumps({
-            "format_version": 1, "table": self.table, "table_id": self.table_id,
-            "base": {"at": iso(self.base_at), "snapshot_id": self.base_snapshot},
-            "to": iso(self.end), "links": [link.to_dict() for link in self.links]},
-            option=orjson.OPT_INDENT_2)
+    def to_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "table_id": self.table_id,
+                "base": {"at": iso(self.base_at) if self.base_at else None,
+                         "snapshot_id": self.base_snapshot},
+                "to": iso(self.end), "links": [link.to_dict() for link in self.links]}
 
 
 def iso(when: datetime) -> str:
@@ -64,73 +86,51 @@ def iso(when: datetime) -> str:
     return iso_us(when)
 
 
-def _time(value: Any, name: str) -> datetime:
-    when = parse_time(value, name)
-    if when is None:
-        raise ValueError(f"{name} is missing")
-    return when
+def baselines_of(snapshots: list[Manifest]) -> list[Baseline]:
+    """Full native exports among ``snapshots``, oldest first."""
+    found = []
+    for m in snapshots:
+        native = m.extra.get("native_export") if isinstance(m.extra, dict) else None
+        if (m.source.method != "export" or not isinstance(native, dict)
+                or native.get("export_type") != "FULL_EXPORT" or not m.source.export_arn):
+            continue
+        at = parse_time(m.consistency.end, "consistency.end")
+        if at is not None:
+            found.append(Baseline(m.source.export_arn, at, m.snapshot_id,
+                                  native.get("table_id")))
+    return sorted(found, key=lambda b: (b.at, b.export_arn))
+
+
+def links_of(batches: list[ChangeBatch]) -> list[Link]:
+    """Completely imported incremental exports, in window order."""
+    links = []
+    for group in complete_exports(batches):
+        source = group[0].source
+        arn = str(source["export_arn"])
+        start, end = parse_time(source.get("from"), "from"), parse_time(source.get("to"), "to")
+        if start is not None and end is not None:
+            links.append(Link(arn, start, end, sum(b.rows for b in group),
+                              source.get("table_id")))
+    return sorted(links, key=lambda x: (x.start, x.end, x.export_arn))
 
 
 def load_chain(io: FileIO, table: str) -> Chain | None:
-    key = layout.state_key(table, STATE_NAME)
-    if not io.exists(key):
+    """The table's chain of native exports, from the committed snapshots and change batches;
+    None when the lake holds no native export of it."""
+    bases = baselines_of(catalog.list_snapshots(io, table))
+    links = links_of(catalog.list_change_batches(io, table))
+    if not bases and not links:
         return None
-    try:
-        d = orjson.loads(io.read(key))
-        links = tuple(Link(x["export_arn"], _time(x["from"], "from"), _time(x["to"], "to"),
-                           int(x["rows"])) for x in d["links"])
-        return Chain(d["table"], d.get("table_id"), _time(d["base"]["at"], "base.at"),
-                     d["base"].get("snapshot_id"), _time(d["to"], "to"), links)
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise UsageError(f"{io.full_uri(key)} is not a valid incremental chain ({e!r})",
-                         hint="delete it and re-baseline with a full native export") from e
-
-
-def save_chain(io: FileIO, chain: Chain) -> None:
-    io.write(layout.state_key(chain.table, STATE_NAME), chain.to_bytes())
-
-
-def new_baseline(table: str, info: ExportInfo, snapshot_id: str) -> Chain:
-    """A full export at T starts a fresh chain ending at T."""
-    at = info.export_time or info.start_time
-    assert at is not None
-    return Chain(table, info.table_id, at, snapshot_id, at)
+    ends = [(b.at, b.table_id) for b in bases] + [(x.end, x.table_id) for x in links]
+    end, table_id = max(ends, key=lambda e: e[0])
+    base = bases[-1] if bases else None
+    return Chain(table, table_id, base.at if base else None,
+                 base.snapshot_id if base else None, end, tuple(links), tuple(bases))
 
 
 def rebaseline_hint(table: str) -> str:
     return (f"re-baseline with a full export: `ddblake export {table} --lake LAKE --mode "
             "native`; later incremental exports continue from it")
-
-
-def extend(chain: Chain | None, table: str, info: ExportInfo, rows: int) -> tuple[Chain, bool]:
-    """The chain with the incremental export ``info`` appended; ``(chain, appended)``.
-
-    ``appended`` is False when the export is already part of the chain. Raises
-    ChainBrokenError on a gap, an overlap or a re-created table.
-    """
-    start, end = info.from_time, info.to_time
-    if start is None or end is None:
-        raise UsageError(f"export {info.export_id} has no exportFromTime/exportToTime")
-    link = Link(info.export_arn, start, end, rows)
-    if chain is None:
-        return Chain(table, info.table_id, start, None, end, (link,)), True
-    if any(x.export_arn == info.export_arn for x in chain.links):
-        return chain, False
-    if chain.table_id and info.table_id and chain.table_id != info.table_id:
-        raise ChainBrokenError(f"table {table} was re-created (tableId {info.table_id}, the "
-                               f"chain has {chain.table_id}); the chain cannot continue",
-                               hint=rebaseline_hint(table))
-    if start > chain.end:
-        raise ChainBrokenError(f"gap in the incremental chain of {table}: it ends at "
-                               f"{iso(chain.end)} but export {info.export_id} starts at "
-                               f"{iso(start)}; changes in between were never exported",
-                               hint=rebaseline_hint(table) + ", or export the missing window "
-                               "first (--from/--to)")
-    if start < chain.end:
-        raise ChainBrokenError(f"export {info.export_id} starts at {iso(start)}, before the "
-                               f"chain's end {iso(chain.end)}: the windows overlap",
-                               hint="convert exports in order; " + rebaseline_hint(table))
-    return replace(chain, end=end, links=(*chain.links, link)), True
 
 
 def validate_window(start: datetime, end: datetime, *, earliest: datetime | None,

@@ -10,7 +10,10 @@ Removed, when older than the threshold:
 - export state of runs that were committed, or abandoned;
 - incomplete S3 multipart uploads under the lake (S3 lakes only).
 
-Manifests are never deleted here.
+Manifests are never deleted here. A lake is untrusted input: only folders named like tables
+and snapshot ids are swept, every key is checked before anything is deleted (nothing is deleted
+when one would leave the lake), and a damaged manifest stops gc before it deletes anything
+(which parts it references cannot be known).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from typing import Any
 
 from exporter.state import export_prefix, pending_exports
 from lake import catalog, layout
-from lake.fileio import FileIO, ObjectInfo, S3FileIO
+from lake.fileio import FileIO, ObjectInfo, S3FileIO, confined
 from lake.progress import NullListener, ProgressListener
-from schemas.errors import StorageError
+from schemas.errors import ManifestError, StorageError
+from schemas.manifest import Manifest
 
 
 @dataclass
@@ -46,7 +50,11 @@ def collect_garbage(io: FileIO, *, older_than: timedelta = timedelta(hours=24),
     listener = listener or NullListener()
     cutoff = (now or datetime.now(UTC)) - older_than
     report = GcReport(dry_run)
-    tables = [layout.check_table_name(table)] if table else _tables(io)
+    if not table:
+        catalog.check_lake(io)
+    elif not io.list_dirs(layout.state_key(layout.check_table_name(table), "")):
+        catalog.require_table(io, table)  # not even export state: say what the lake holds
+    tables = [table] if table else _tables(io)
     for name in tables:
         _sweep_snapshots(io, name, cutoff, report)
         _sweep_state(io, name, cutoff, report)
@@ -64,8 +72,9 @@ def collect_garbage(io: FileIO, *, older_than: timedelta = timedelta(hours=24),
 
 
 def _tables(io: FileIO) -> list[str]:
-    return [name for name in io.list_dirs("") if io.list_dirs(layout.snapshots_prefix(name))
-            or io.list_dirs(layout.state_key(name, ""))]
+    return [name for name in io.list_dirs("") if layout.is_table_name(name)
+            and (io.list_dirs(layout.snapshots_prefix(name))
+                 or io.list_dirs(layout.state_key(name, "")))]
 
 
 def _old(objects: list[ObjectInfo], cutoff: datetime) -> bool:
@@ -73,16 +82,18 @@ def _old(objects: list[ObjectInfo], cutoff: datetime) -> bool:
 
 
 def _add(report: GcReport, kind: str, info: ObjectInfo) -> None:
-    report.deleted.append({"kind": kind, "key": info.key, "bytes": info.size,
+    report.deleted.append({"kind": kind, "key": confined(info.key), "bytes": info.size,
                            "modified": info.modified.isoformat()})
 
 
 def _sweep_snapshots(io: FileIO, table: str, cutoff: datetime, report: GcReport) -> None:
     for snapshot_id in io.list_dirs(layout.snapshots_prefix(table)):
+        if not layout.is_id(snapshot_id):
+            continue  # not a folder ddblake made: left alone
         objects = list(io.iter_objects(layout.snapshot_dir(table, snapshot_id)))
         manifest_key = layout.snapshot_manifest(table, snapshot_id)
         if any(o.key == manifest_key for o in objects):
-            manifest = catalog.load_manifest(io, table, snapshot_id)
+            manifest = _manifest(io, table, snapshot_id)
             named = {layout.snapshot_part(table, snapshot_id, p.path) for p in manifest.parts}
             for info in objects:
                 if info.key != manifest_key and info.key not in named:
@@ -97,6 +108,16 @@ def _sweep_snapshots(io: FileIO, table: str, cutoff: datetime, report: GcReport)
                 _add(report, "uncommitted-part", info)
         else:
             report.kept_recent += len(objects)
+
+
+def _manifest(io: FileIO, table: str, snapshot_id: str) -> Manifest:
+    try:
+        return catalog.load_manifest(io, table, snapshot_id)
+    except ManifestError as e:
+        raise type(e)(f"gc deleted nothing: {e.message}",
+                      hint=f"which parts snapshot {snapshot_id} references cannot be known; "
+                           f"run `ddblake verify {snapshot_id} --lake {io.uri}`, then move its "
+                           "manifest out of the lake and run gc again") from e
 
 
 def _sweep_state(io: FileIO, table: str, cutoff: datetime, report: GcReport) -> None:

@@ -19,9 +19,25 @@ def snapshot_row(manifest: Manifest) -> dict[str, Any]:
             "bytes": manifest.totals.bytes}
 
 
-def snapshot_rows(io: FileIO, table: str | None = None) -> list[dict[str, Any]]:
-    """One row per committed snapshot (of ``table``, or of every table), oldest first."""
-    return [snapshot_row(m) for m in catalog.list_snapshots(io, table)]
+def damaged_row(damaged: catalog.DamagedSnapshot) -> dict[str, Any]:
+    return {"table": damaged.table, "snapshot_id": damaged.snapshot_id, "created_at": "",
+            "method": "", "consistency": "DAMAGED", "items": None, "bytes": None,
+            "damaged": damaged.error.message}
+
+
+def snapshot_rows(io: FileIO, table: str | None = None
+                  ) -> list[tuple[dict[str, Any], Manifest | None]]:
+    """One row per committed snapshot (of ``table``, or of every table), oldest first, with
+    its manifest; a damaged snapshot gets a row marked DAMAGED and no manifest."""
+    if table:
+        catalog.require_table(io, table)
+    else:
+        catalog.check_lake(io)
+    found = catalog.read_snapshots(io, table)
+    rows: list[tuple[dict[str, Any], Manifest | None]] = [
+        (snapshot_row(m), m) for m in found.manifests]
+    rows += [(damaged_row(d), None) for d in found.damaged]
+    return sorted(rows, key=lambda r: (r[0]["table"], r[0]["snapshot_id"]))
 
 
 def describe_snapshot(io: FileIO, snapshot: str, table: str | None = None) -> dict[str, Any]:

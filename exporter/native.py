@@ -25,35 +25,41 @@ from exporter.export_reader import (
     local_copy,
     verify_md5,
 )
-from exporter.file_pool import plan, run_tasks
 from exporter.parts import Builder, PartsDone, add_to, build_part, new_builder, record, unit_schema
 from lake import layout
 from lake.fileio import FileIO, load_file_io
 from lake.progress import NullListener, ProgressListener
 from lake.table_schemas import latest_schema
 from lake.writers import SnapshotWriter
+from runtime.executor import Kit, make_executor, plan
 from schemas.errors import CorruptDataError, UsageError
 from schemas.keys import KeySchema
 from schemas.manifest import Consistency, Manifest, Source, parse_manifest
 from schemas.table_schema import empty_schema
 
 TASK = "convert"
+# What the fork server imports for the workers (runtime.arrow_warmup: pyarrow's pandas shim).
+WORKER_MODULES = ("exporter.native", "exporter.incremental", "runtime.arrow_warmup")
 
 
 @dataclass(frozen=True)
 class ConvertConfig:
-    """How to convert: worker processes (1 = in this process) and the part size target
-    (bytes of canonical item text per part, which bounds each worker's memory)."""
+    """How to convert: worker processes (1 = in this process; with ``engine="ray"``: units
+    in flight on the cluster) and the part size target (bytes of canonical item text per
+    part, which bounds each worker's memory)."""
 
     workers: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)))
     part_item_bytes: int = 32 * 1024 * 1024
     profile: str | None = None
     region: str | None = None
+    engine: str = "local"
     lake_format: int = 2  # docs/decisions/005-lake-format-2.md
 
     def __post_init__(self) -> None:
         if self.lake_format not in (1, 2):
             raise UsageError(f"lake_format must be 1 or 2, not {self.lake_format!r}")
+        if self.engine not in ("local", "ray"):
+            raise UsageError(f"unknown engine {self.engine!r}", hint="use --engine local or ray")
         if self.workers < 1:
             raise UsageError(f"workers must be at least 1, not {self.workers}")
         if self.part_item_bytes < 1024:
@@ -150,21 +156,29 @@ def _flush(lake: FileIO, writer: SnapshotWriter, builder: Builder, task: FileTas
     result.item_bytes += part.item_bytes
 
 
-_IOS: dict[str, FileIO] = {}
-
-
-def _io(uri: str, config: ConvertConfig) -> FileIO:
-    if uri not in _IOS:
+def storage(kit: Kit, uri: str, config: ConvertConfig) -> FileIO:
+    """The FileIO of ``uri`` for this worker (made once; a serial run finds the driver's)."""
+    def make() -> FileIO:
         from lake.aws import make_session
 
         session = make_session(config.profile, config.region) if uri.startswith("s3://") else None
-        _IOS[uri] = load_file_io(uri, session=session)
-    return _IOS[uri]
+        return load_file_io(uri, session=session)
+
+    io: FileIO = kit.cached(f"io:{uri}", make)
+    return io
 
 
-def convert_file_in_worker(task: FileTask) -> FileResult:
-    """Worker-process entry: builds (and caches) its own storage clients."""
-    return convert_file(_io(task.root_uri, task.config), _io(task.lake_uri, task.config), task)
+def seeds(*ios: FileIO) -> dict[str, FileIO]:
+    """The driver's own storage, for units run in its process."""
+    return {f"io:{io.uri}": io for io in ios}
+
+
+def convert_file_unit(task: FileTask, kit: Kit) -> FileResult:
+    """The conversion's unit on any executor: reads its data file from the export, writes
+    its parts to the lake (under names derived from the file, so a retry rewrites the same
+    parts) and returns them; the driver commits."""
+    return convert_file(storage(kit, task.root_uri, task.config),
+                        storage(kit, task.lake_uri, task.config), task)
 
 
 def convert_full(export: Export, source: FileIO, lake: FileIO, *, keys: KeySchema,
@@ -194,10 +208,11 @@ def convert_full(export: Export, source: FileIO, lake: FileIO, *, keys: KeySchem
     tasks, workers = plan([FileTask(i, f, source.uri, lake.uri, table, snapshot_id, keys, config,
                                     schema_id) for i, f in enumerate(export.files)],
                           lambda task: task.data_file.item_count, config.workers)
-    worker = convert_file_in_worker if workers > 1 else _serial(source, lake)
+    executor = make_executor(config.engine, workers)
     listener.started(TASK, total=float(info.item_count), unit="items")
     item_bytes = gzip_bytes = 0
-    for result in run_tasks(worker, tasks, workers=workers):
+    for result in executor.map(convert_file_unit, tasks, preload=WORKER_MODULES,
+                               seeds=seeds(source, lake)):
         add_to(writer, result.done)
         item_bytes += result.item_bytes
         gzip_bytes += result.gzip_bytes
@@ -218,13 +233,9 @@ def convert_full(export: Export, source: FileIO, lake: FileIO, *, keys: KeySchem
     return manifest, True
 
 
-def _serial(source: FileIO, lake: FileIO) -> Any:
-    return lambda task: convert_file(source, lake, task)
-
-
 def export_extra(export: Export) -> dict[str, Any]:
     info = export.info
     return {"export_id": info.export_id, "export_arn": info.export_arn,
             "table_id": info.table_id, "uri": export.uri(export.export_dir),
             "export_type": info.export_type, "files": len(export.files),
-            "item_count": info.item_count}
+            "item_count": info.item_count, "summary_md5": export.summary_check.to_dict()}

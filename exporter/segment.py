@@ -1,9 +1,10 @@
 """One Scan segment -> part files + a checkpoint: the export's unit of work.
 
-A :class:`SegmentTask` is plain, picklable data; :func:`run_segment` needs only the task and
-a :class:`SegmentEnv` (a DynamoDB client, the lake's FileIO, the shared rate limiter, a
-progress callback, a stop flag), so the same unit runs in the calling process, in a worker
-process, or, later, on another machine.
+A :class:`SegmentTask` is plain, picklable data that carries everything the unit needs (the
+lake URI, the AWS profile and region, the write options, its segment); :func:`scan_unit` runs
+it on any executor (:mod:`runtime`): it builds its own clients once per worker, reads its
+checkpoint from the lake and writes parts and checkpoints to the lake. Run twice (a retry
+after a lost worker), it continues from the last checkpoint; only the driver commits.
 
 Memory is bounded by one part: pages are fed into a part builder (``exporter.parts``) and the
 part is written and dropped once its canonical item bytes reach the target (always at a page
@@ -18,13 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.pages import fetch_page, scan_params
+from exporter.pages import fetch_page, install_raw_scan, scan_params
 from exporter.parts import Builder, build_part, new_builder, record, unit_schema
-from exporter.ratelimit import TokenBucket
 from exporter.state import Checkpoint, load_checkpoint, save_checkpoint
 from lake import layout
-from lake.fileio import FileIO
+from lake.aws import make_client, make_session
+from lake.fileio import FileIO, WriteOptions, load_file_io
 from lake.writers import SnapshotWriter
+from runtime.capacity import Limiter
+from runtime.executor import Kit
 from schemas.errors import DdbLakeError
 from schemas.keys import KeySchema
 
@@ -47,6 +50,9 @@ class SegmentTask:
     target_part_bytes: int
     retry_deadline_s: float
     page_limit: int | None = None
+    profile: str | None = None
+    region: str | None = None
+    options: WriteOptions | None = None
     lake_format: int = 2
     schema_id: int | None = None  # format 2: the table's schema (None: a new table)
 
@@ -55,7 +61,7 @@ class SegmentTask:
 class SegmentEnv:
     ddb: Any
     io: FileIO
-    bucket: TokenBucket | None = None
+    bucket: Limiter | None = None
     report: Callable[[int, int], None] = lambda items, nbytes: None
     stopped: Callable[[], bool] = lambda: False
 
@@ -68,6 +74,16 @@ class SegmentResult:
     scanned: int = 0
     consumed: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def scan_unit(task: SegmentTask, kit: Kit) -> SegmentResult:
+    """The export's unit on any executor: clients come from the worker's cache (a serial run
+    finds the driver's own session and lake there), the read budget from the run."""
+    session = kit.cached("session", lambda: make_session(task.profile, task.region))
+    io = kit.cached("lake", lambda: load_file_io(task.lake, session=session,
+                                                 options=task.options))
+    ddb = kit.cached("ddb-scan", lambda: install_raw_scan(make_client("dynamodb", session)))
+    return run_segment(task, SegmentEnv(ddb, io, kit.read, kit.report, kit.stopped))
 
 
 def run_segment(task: SegmentTask, env: SegmentEnv) -> SegmentResult:

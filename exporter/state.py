@@ -4,12 +4,15 @@
 
     <table>/state/exports/<snapshot-id>/export.json        the run: segments, scan start
     <table>/state/exports/<snapshot-id>/segment-<n>.json   one checkpoint per segment
+    <table>/state/exports/<snapshot-id>/lock.json          held by the run (lake.joblock)
 
 A segment's checkpoint is written after each part upload: the ``LastEvaluatedKey`` of the
 last page in that part, the parts written so far (their :class:`PartInfo` and column
 decisions), and whether the segment is done. A crash between a part upload and its
 checkpoint only means the part is written again under the same deterministic name.
-The state is deleted once the manifest is committed.
+The state is deleted once the manifest is committed. Every run of an export (the first
+and each ``--resume``) holds the export's lock (:func:`lock_export`) before it writes any
+state, so two runs never write one export's checkpoints at once.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ import orjson
 
 from lake import layout
 from lake.fileio import FileIO
+from lake.joblock import JobLock, acquire, lock_key
+from schemas import names
 from schemas.dynamo_json import Item
 from schemas.errors import ManifestError
 from schemas.keys import KeySchema
-from schemas.manifest import PartInfo
+from schemas.manifest import PartInfo, checked_parts
 from schemas.projection import ColumnDecision
 from schemas.table_schema import AttributeStats
 
@@ -41,6 +46,16 @@ def export_prefix(table: str, snapshot_id: str) -> str:
 
 def run_key(table: str, snapshot_id: str) -> str:
     return layout.state_key(table, f"exports/{snapshot_id}/export.json")
+
+
+def export_lock_key(table: str, snapshot_id: str) -> str:
+    return lock_key(export_prefix(table, snapshot_id))
+
+
+def lock_export(io: FileIO, table: str, snapshot_id: str) -> JobLock:
+    """Hold export ``snapshot_id`` of ``table`` (BusyError when another run holds it)."""
+    return acquire(io, export_lock_key(table, snapshot_id),
+                   job=f"export {snapshot_id} of table {table}", command="export")
 
 
 def segment_key(table: str, snapshot_id: str, segment: int) -> str:
@@ -74,7 +89,8 @@ class RunState:
         try:
             d = orjson.loads(data)
             schema_id = d.get("schema_id")
-            return cls(d["snapshot_id"], d["table"], int(d["segments"]),
+            return cls(names.lake_id(d["snapshot_id"], what="snapshot_id"),
+                       names.table_name(d["table"], what="table"), int(d["segments"]),
                        bool(d["consistent_read"]), d["started_at"],
                        KeySchema.from_dict(d["keys"]), d["table_description"],
                        int(d.get("lake_format", 1)),
@@ -115,7 +131,7 @@ class Checkpoint:
             d = orjson.loads(data)
             schema_id = d.get("schema_id")
             return cls(int(d["segment"]), d.get("last_key"),
-                       [PartInfo.from_dict(p) for p in d["parts"]],
+                       list(checked_parts(d["parts"], under="data")),
                        [[ColumnDecision.from_dict(c) for c in cols] for cols in d["columns"]],
                        int(d["item_bytes"]), bool(d["done"]),
                        None if schema_id is None else int(schema_id),
@@ -152,8 +168,11 @@ def pending_exports(io: FileIO, table: str) -> list[str]:
 
 
 def delete_state(io: FileIO, table: str, snapshot_id: str) -> int:
-    """Remove one export's state; return how many objects went."""
-    keys = [info.key for info in io.iter_objects(export_prefix(table, snapshot_id))]
+    """Remove one export's state but its lock (its holder releases that); return how many
+    objects went."""
+    lock = export_lock_key(table, snapshot_id)
+    keys = [info.key for info in io.iter_objects(export_prefix(table, snapshot_id))
+            if info.key != lock]
     for key in keys:
         io.delete(key)
     return len(keys)

@@ -138,14 +138,16 @@ def archive_snapshots(io: FileIO, storage_class: str, older_than: timedelta, *,
     listener = listener or NullListener()
     cutoff = (now or datetime.now(UTC)) - older_than
     result = ArchiveResult(storage_class)
-    tables = [table] if table else catalog.list_tables(io)
-    for name in tables:
-        for sid in catalog.snapshot_ids(io, name):
-            if layout.id_time(sid) > cutoff:
-                continue
-            manifest = catalog.load_manifest(io, name, sid)
-            if _archive_one(s3io, manifest, storage_class, dry_run, result, listener):
-                result.snapshots.append(sid)
+    if not table:
+        catalog.check_lake(io)
+    tables = [catalog.require_table(io, table)] if table else catalog.list_tables(io)
+    # Every manifest is read (and checked: a damaged one stops archive, exit 4) before the
+    # first part moves.
+    manifests = [catalog.load_manifest(io, name, sid) for name in tables
+                 for sid in catalog.snapshot_ids(io, name) if layout.id_time(sid) <= cutoff]
+    for manifest in manifests:
+        if _archive_one(s3io, manifest, storage_class, dry_run, result, listener):
+            result.snapshots.append(manifest.snapshot_id)
     return result
 
 

@@ -37,11 +37,15 @@ def file_sha256(path: Path) -> str:
 def write_parquet(io: FileIO, key: str, table: pa.Table, options: WriteOptions | None = None,
                   *, parquet: dict[str, Any] | None = None) -> tuple[int, str]:
     """Write ``table`` as one zstd Parquet object at ``key`` (``parquet``: more
-    ``pyarrow.parquet.write_table`` options); return (bytes, sha256)."""
+    ``pyarrow.parquet.write_table`` options); return (bytes, sha256).
+
+    Every page carries its CRC-32 (``write_page_checksum``): a second layer under the part's
+    sha256, checked wherever ddblake reads parts with pyarrow (``verify --deep``) and by any
+    other reader that checks page CRCs."""
     with tempfile.TemporaryDirectory(prefix="ddblake-part-") as tmp:
         local = Path(tmp, "part.parquet")
         pq.write_table(table, local, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS,
-                       **(parquet or {}))
+                       write_page_checksum=True, **(parquet or {}))
         # Arrow's allocator keeps freed memory for reuse; hand it back between parts, so
         # that a worker's footprint is one part's, not its largest part's plus fragments.
         pa.default_memory_pool().release_unused()

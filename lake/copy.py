@@ -1,10 +1,12 @@
 """Copy a committed snapshot to another lake (another bucket, region or account).
 
 Parts are streamed through a local temporary file so the two lakes may use different
-credentials; each part's sha256 is checked against the manifest *before* it is uploaded (a
-damaged source is never copied), the manifest is created last (the copy becomes visible only
+credentials; each part's size and sha256 are checked against the manifest while it is
+downloaded and *before* it is uploaded (a damaged source part is never copied: exit 4 naming
+it; a missing one is exit 5), the manifest is created last (the copy becomes visible only
 when complete), and the copy is verified in the destination afterwards. A part already in the
-destination with the recorded size is not sent again, so an interrupted copy can be re-run.
+destination with the recorded size and sha256 is not sent again, so an interrupted copy can
+be re-run; one that differs is replaced.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from pathlib import Path
 
 from lake import layout
 from lake.archive import require_readable
-from lake.commit import file_sha256
 from lake.fileio import FileIO
 from lake.progress import NullListener, ProgressListener
-from lake.verify import VerifyResult, verify_snapshot
-from schemas.errors import AlreadyExistsError, CorruptDataError, UsageError
-from schemas.manifest import Manifest
+from lake.verified import Expected, fetch_verified, hash_object
+from lake.verify import VerifyResult, head, verify_snapshot
+from schemas.errors import AlreadyExistsError, ManifestError, UsageError
+from schemas.manifest import Manifest, parse_manifest
 
 
 @dataclass
@@ -54,24 +56,19 @@ def copy_snapshot(source: FileIO, target: FileIO, manifest: Manifest, *, deep: b
     table, sid = manifest.table, manifest.snapshot_id
     result = CopyResult(table, sid, target.uri)
     manifest_key = layout.snapshot_manifest(table, sid)
-    data = source.read(manifest_key)
+    data = _manifest_bytes(source, manifest_key, manifest)
     task = f"copy {sid}"
     listener.started(task, total=manifest.totals.bytes, unit="bytes")
     with tempfile.TemporaryDirectory(prefix="ddblake-copy-") as tmp:
         for part in manifest.parts:
-            key = layout.snapshot_part(table, sid, part.path)
-            existing = target.stat(key)
-            if existing is not None and existing.size == part.bytes:
+            expected = Expected.of(layout.snapshot_part(table, sid, part.path), part,
+                                   f"snapshot {sid}")
+            if _already_there(target, expected):
                 result.parts_skipped += 1
             else:
                 local = Path(tmp, "part.parquet")
-                source.get_file(key, local)
-                if file_sha256(local) != part.sha256:
-                    raise CorruptDataError(f"{source.full_uri(key)} does not match its manifest;"
-                                           " refusing to copy a damaged part",
-                                           hint=f"run `ddblake verify {sid} --lake "
-                                                f"{source.uri} --deep`")
-                target.put_file(key, local)
+                fetch_verified(source, expected, local, action="copy")  # damaged: refused
+                target.put_file(expected.key, local)
                 local.unlink()
                 result.parts_copied += 1
                 result.bytes_copied += part.bytes
@@ -83,6 +80,29 @@ def copy_snapshot(source: FileIO, target: FileIO, manifest: Manifest, *, deep: b
     if error is not None:
         raise error
     return result
+
+
+def _already_there(target: FileIO, expected: Expected) -> bool:
+    """Whether the destination already holds exactly this part (an interrupted copy run
+    again): the size, then S3's stored SHA-256 when it has one, else the hashed bytes."""
+    info, checksum = head(target, expected.key)
+    if info is None or info.size != expected.bytes:
+        return False
+    if checksum is not None:
+        return checksum == expected.sha256
+    return hash_object(target, expected.key) == (expected.bytes, expected.sha256)
+
+
+def _manifest_bytes(source: FileIO, key: str, manifest: Manifest) -> bytes:
+    """The source manifest's bytes, parsed again (they are written to the destination as
+    they are): they must be the manifest the copy was planned from, whose part keys are
+    the only ones read and written (``lake.layout`` builds them from checked names)."""
+    data = source.read(key)
+    if parse_manifest(data, what=source.full_uri(key)) != manifest:
+        raise ManifestError(f"{source.full_uri(key)} changed while it was being copied",
+                            hint="run the copy again; if it keeps changing, do not trust "
+                                 "that lake")
+    return data
 
 
 def _commit_copy(target: FileIO, key: str, data: bytes) -> None:

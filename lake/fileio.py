@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
@@ -19,7 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from schemas.errors import AlreadyExistsError, ArchivedError, NotFoundError, StorageError
+from schemas.errors import (
+    AlreadyExistsError,
+    ArchivedError,
+    NotFoundError,
+    StorageError,
+    UnsafeNameError,
+)
 
 # S3 storage classes ddblake writes to or archives into (``STANDARD`` first).
 STORAGE_CLASSES = ("STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
@@ -67,13 +74,30 @@ class WriteOptions:
         return replace(self, tags=(*[t for t in self.tags if t[0] != key], (key, value)))
 
 
+def confined(key: str) -> str:
+    """``key`` when it stays inside the lake root, else UnsafeNameError (exit 4).
+
+    The last line of defence: keys are built by ``lake.layout`` from checked names, and
+    listings only return keys inside the lake. A key must be relative and no segment may be
+    ``.`` or ``..`` (a local path would leave the root; some S3 tools normalize them) or hold
+    a NUL or a backslash. ``""`` is the root and a trailing ``/`` makes a prefix."""
+    body = key[:-1] if key.endswith("/") else key
+    if key and (not body or body.startswith("/") or "\0" in key or "\\" in key
+                or any(s in ("", ".", "..") for s in body.split("/"))):
+        raise UnsafeNameError(f"the key {key!r} would leave the lake",
+                              hint="a hostile or damaged lake document named it; nothing was "
+                                   "read or written there")
+    return key
+
+
 class FileIO(ABC):
-    """Storage for a lake. ``uri`` is the lake root as a user writes it."""
+    """Storage for a lake. ``uri`` is the lake root as a user writes it. Every key is checked
+    by :func:`confined` before it is used."""
 
     uri: str
 
     def full_uri(self, key: str) -> str:
-        return f"{self.uri.rstrip('/')}/{key}"
+        return f"{self.uri.rstrip('/')}/{confined(key)}"
 
     @abstractmethod
     def read(self, key: str) -> bytes: ...
@@ -110,6 +134,13 @@ class FileIO(ABC):
     def get_file(self, key: str, local_path: Path) -> None:
         local_path.write_bytes(self.read(key))
 
+    def iter_chunks(self, key: str, size: int = 1 << 20) -> Iterator[bytes]:
+        """The object's bytes in pieces of at most ``size`` (bounded memory); NotFoundError
+        when it is absent."""
+        data = self.read(key)
+        for start in range(0, len(data), size):
+            yield data[start:start + size]
+
 
 class LocalFileIO(FileIO):
     def __init__(self, root: str | Path) -> None:
@@ -117,7 +148,7 @@ class LocalFileIO(FileIO):
         self.uri = str(self.root)
 
     def _path(self, key: str) -> Path:
-        return self.root / key
+        return self.root / confined(key)
 
     def full_uri(self, key: str) -> str:
         return str(self._path(key))
@@ -205,6 +236,15 @@ class LocalFileIO(FileIO):
     def get_file(self, key: str, local_path: Path) -> None:
         shutil.copyfile(self._path(key), local_path)
 
+    def iter_chunks(self, key: str, size: int = 1 << 20) -> Iterator[bytes]:
+        try:
+            with open(self._path(key), "rb") as f:
+                yield from iter(lambda: f.read(size), b"")
+        except FileNotFoundError as e:
+            raise NotFoundError(f"{self.full_uri(key)} does not exist") from e
+        except OSError as e:
+            raise StorageError(f"cannot read {self.full_uri(key)}: {e}") from e
+
 
 @dataclass
 class S3Location:
@@ -213,13 +253,39 @@ class S3Location:
 
     @classmethod
     def parse(cls, uri: str) -> S3Location:
+        """``s3://bucket/prefix``; UsageError (exit 2) for a bad bucket name or prefix."""
+        from schemas.errors import UsageError
+
         rest = uri[len("s3://"):]
         bucket, _, prefix = rest.partition("/")
         if not bucket:
-            from schemas.errors import UsageError
-
             raise UsageError(f"{uri!r} names no bucket", hint="write s3://BUCKET/PREFIX")
-        return cls(bucket, prefix.strip("/"))
+        check_bucket_name(bucket)
+        prefix = prefix.strip("/")
+        if prefix and any(s in ("", ".", "..") for s in prefix.split("/")):
+            raise UsageError(f"{uri!r} has an empty, '.' or '..' folder in its prefix",
+                             hint="write s3://BUCKET/PREFIX with plain folder names")
+        return cls(bucket, prefix)
+
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+
+
+def check_bucket_name(bucket: str) -> str:
+    """S3's naming rules for general purpose buckets: 3-63 characters of lowercase letters,
+    digits, ``.`` and ``-``, starting and ending with a letter or digit, no ``..``, not an
+    IP address, none of the reserved prefixes and suffixes. UsageError (exit 2) otherwise."""
+    from schemas.errors import UsageError
+
+    if (not _BUCKET.fullmatch(bucket) or ".." in bucket or _IPV4.fullmatch(bucket)
+            or bucket.startswith(("xn--", "sthree-", "amzn-s3-demo-"))
+            or bucket.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3"))):
+        raise UsageError(f"{bucket!r} is not a valid S3 bucket name",
+                         hint="bucket names are 3-63 characters of lowercase letters, digits, "
+                              "'.' and '-', starting and ending with a letter or digit; "
+                              "check the --lake URI (s3://BUCKET/PREFIX)")
+    return bucket
 
 
 @dataclass
@@ -234,6 +300,7 @@ class S3FileIO(FileIO):
         self.uri = f"{base}/{self.location.prefix}" if self.location.prefix else base
 
     def _key(self, key: str) -> str:
+        key = confined(key)
         return f"{self.location.prefix}/{key}" if self.location.prefix else key
 
     def _unkey(self, s3_key: str) -> str:
@@ -363,6 +430,15 @@ class S3FileIO(FileIO):
 
         try:
             self.client.download_file(self.location.bucket, self._key(key), str(local_path))
+        except (ClientError, BotoCoreError) as e:
+            raise self._fail(e, "download", key) from e
+
+    def iter_chunks(self, key: str, size: int = 1 << 20) -> Iterator[bytes]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.location.bucket, Key=self._key(key))
+            yield from response["Body"].iter_chunks(size)
         except (ClientError, BotoCoreError) as e:
             raise self._fail(e, "download", key) from e
 

@@ -9,27 +9,42 @@
     <table>/state/<name>                                                checkpoints, journals
 
 Keys are relative to the lake root and use ``/``. Snapshot and batch ids sort by time.
+
+Every builder checks the names it is given (``schemas.names``): a table name, an id of the
+right shape, a relative path inside its folder. A name that is not one raises
+UnsafeNameError (exit 4) instead of becoming a key, so no name (from a user, a listing or a
+manifest someone else wrote) can address a key outside the lake or outside its place in it.
+User input is checked earlier, with a usage error (:func:`check_table_name`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from datetime import UTC, datetime
 
+from schemas import names
+from schemas.errors import UnsafeNameError, UsageError
+
 MANIFEST = "manifest.json"
-_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
-_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
+SNAPSHOT_DATA = "data"
+CHANGES = "changes"
 
 
 def check_table_name(table: str) -> str:
-    from schemas.errors import UsageError
-
-    if not _TABLE.fullmatch(table):
+    """A table name a user gave: UsageError (exit 2) when it is not a DynamoDB table name."""
+    if not names.is_table_name(table):
         raise UsageError(f"{table!r} is not a DynamoDB table name",
                          hint="table names are 3-255 characters of A-Z a-z 0-9 _ . -")
     return table
+
+
+def _t(table: str) -> str:
+    return names.table_name(table)
+
+
+def _id(identifier: str, what: str) -> str:
+    return names.lake_id(identifier, what=what)
 
 
 def new_id(now: datetime | None = None) -> str:
@@ -49,7 +64,11 @@ def derived_id(when: datetime, *parts: str) -> str:
 
 
 def is_id(text: str) -> bool:
-    return bool(_ID.fullmatch(text))
+    return names.is_lake_id(text)
+
+
+def is_table_name(text: str) -> bool:
+    return names.is_table_name(text)
 
 
 def id_time(identifier: str) -> datetime:
@@ -57,15 +76,15 @@ def id_time(identifier: str) -> datetime:
 
 
 def table_prefix(table: str) -> str:
-    return f"{table}/"
+    return f"{_t(table)}/"
 
 
 def snapshots_prefix(table: str) -> str:
-    return f"{table}/snapshots/"
+    return f"{_t(table)}/snapshots/"
 
 
 def snapshot_dir(table: str, snapshot_id: str) -> str:
-    return f"{table}/snapshots/{snapshot_id}/"
+    return f"{_t(table)}/snapshots/{_id(snapshot_id, 'snapshot id')}/"
 
 
 def snapshot_manifest(table: str, snapshot_id: str) -> str:
@@ -74,52 +93,81 @@ def snapshot_manifest(table: str, snapshot_id: str) -> str:
 
 def part_name(segment: int, seq: int) -> str:
     """Relative to the snapshot folder; deterministic so a resumed export reuses names."""
-    return f"data/part-{segment:05d}-{seq:05d}.parquet"
+    return f"{SNAPSHOT_DATA}/part-{int(segment):05d}-{int(seq):05d}.parquet"
 
 
 def snapshot_part(table: str, snapshot_id: str, relative: str) -> str:
-    return f"{snapshot_dir(table, snapshot_id)}{relative}"
+    """The key of a part recorded as ``relative`` (inside the snapshot's ``data/``)."""
+    path = names.relative_path(relative, under=SNAPSHOT_DATA, what="snapshot part path")
+    return f"{snapshot_dir(table, snapshot_id)}{path}"
 
 
 def changes_prefix(table: str) -> str:
-    return f"{table}/changes/"
+    return f"{_t(table)}/{CHANGES}/"
 
 
 def change_manifests_prefix(table: str) -> str:
-    return f"{table}/changes/_manifests/"
+    return f"{_t(table)}/{CHANGES}/_manifests/"
 
 
 def change_manifest(table: str, batch_id: str) -> str:
-    return f"{change_manifests_prefix(table)}{batch_id}.json"
+    return f"{change_manifests_prefix(table)}{_id(batch_id, 'batch id')}.json"
 
 
 def change_part_name(batch_id: str, seq: int) -> str:
     """Relative to the table folder."""
-    when = id_time(batch_id) if is_id(batch_id) else datetime.now(UTC)
-    return f"changes/{when:%Y/%m/%d}/{batch_id}-{seq:03d}.parquet"
+    when = id_time(_id(batch_id, "batch id"))
+    return f"{CHANGES}/{when:%Y/%m/%d}/{batch_id}-{int(seq):03d}.parquet"
+
+
+def change_part(table: str, relative: str) -> str:
+    """The key of a change part recorded as ``relative`` (inside the table's ``changes/``,
+    never in ``changes/_manifests/``)."""
+    path = names.relative_path(relative, under=CHANGES, what="change part path")
+    if path.startswith(f"{CHANGES}/_manifests/"):
+        raise UnsafeNameError(f"change part path {relative!r} is inside changes/_manifests/",
+                              hint="a hostile or damaged change batch manifest; do not use it")
+    return f"{_t(table)}/{path}"
 
 
 def table_key(table: str, relative: str) -> str:
-    return f"{table}/{relative}"
+    """A change part's key (the only relative paths recorded against a table folder)."""
+    return change_part(table, relative)
 
 
 def state_key(table: str, name: str) -> str:
-    return f"{table}/state/{name}"
+    """``<table>/state/<name>``; ``name`` is a relative path (a trailing ``/`` makes a
+    prefix) made by ddblake's own code, checked all the same."""
+    body = name.removesuffix("/")
+    if body and names.segments(body) is None:
+        raise UnsafeNameError(f"state name {name!r} is not a safe relative path",
+                              hint="a bug or a hostile lake document; nothing was touched")
+    return f"{_t(table)}/state/{name}"
 
 
 def restores_prefix(table: str) -> str:
     """Restore journals and dead letters of restores whose source is ``table``."""
-    return f"{table}/state/restores/"
+    return state_key(table, "restores/")
 
 
 def restore_journal(table: str, restore_id: str) -> str:
-    return f"{restores_prefix(table)}{restore_id}/journal.json"
+    return f"{restores_prefix(table)}{_id(restore_id, 'restore id')}/journal.json"
 
 
 def restore_dead_letter(table: str, restore_id: str, unit: int) -> str:
     """Items a restore could not write (JSON lines), one file per unit of work."""
-    return f"{restores_prefix(table)}{restore_id}/dead-letter/unit-{unit:05d}.jsonl"
+    return (f"{restores_prefix(table)}{_id(restore_id, 'restore id')}/dead-letter/"
+            f"unit-{int(unit):05d}.jsonl")
 
 
 def restore_dead_letter_prefix(table: str, restore_id: str) -> str:
-    return f"{restores_prefix(table)}{restore_id}/dead-letter/"
+    return f"{restores_prefix(table)}{_id(restore_id, 'restore id')}/dead-letter/"
+
+
+def restore_spool(table: str, restore_id: str, unit: int) -> str:
+    """One unit's selected rows staged in the lake, for units that run on other machines."""
+    return f"{restore_spool_prefix(table, restore_id)}unit-{unit:05d}.arrows"
+
+
+def restore_spool_prefix(table: str, restore_id: str) -> str:
+    return f"{restores_prefix(table)}{_id(restore_id, 'restore id')}/spool/"

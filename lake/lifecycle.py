@@ -134,7 +134,7 @@ def tag_snapshot_parts(io: FileIO, *, table: str | None = None, dry_run: bool = 
     s3io = require_s3(io, "lifecycle")
     listener = listener or NullListener()
     tagged = 0
-    for name in [table] if table else catalog.list_tables(io):
+    for name in [catalog.require_table(io, table)] if table else catalog.list_tables(io):
         for manifest in catalog.list_snapshots(io, name):
             for part in manifest.parts:
                 key = layout.snapshot_part(name, manifest.snapshot_id, part.path)

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 
 from lake import catalog, layout
 from lake.coverage import coverage
-from lake.fileio import FileIO
+from lake.fileio import FileIO, confined
 from lake.locks import first_lock
 from lake.progress import NullListener, ProgressListener
 from schemas.errors import DdbLakeError, UsageError
@@ -159,6 +159,15 @@ def plan_table(io: FileIO, table: str, policy: RetentionPolicy, *,
     ids = catalog.snapshot_ids(io, table)
     if not ids:
         return []
+    damaged = catalog.read_snapshots(io, table).damaged
+    if damaged:
+        first = damaged[0]
+        raise type(first.error)(
+            f"prune deleted nothing: snapshot {first.snapshot_id} of {table} is damaged "
+            f"({first.error.message})",
+            hint=f"which snapshots the change log needs cannot be known; run `ddblake verify "
+                 f"{first.snapshot_id} --lake {io.uri}`, then move its manifest out of the "
+                 "lake and prune again")
     reasons = gfs_keep(ids, policy)
     reasons[max(ids)].append("newest")
     for sid, base in chain_bases(io, table, ids, chain_gap).items():
@@ -178,7 +187,9 @@ def plan_prune(io: FileIO, policy: RetentionPolicy, *, table: str | None = None,
                now: datetime | None = None,
                chain_gap: timedelta = timedelta(hours=24)) -> PrunePlan:
     """The prune plan for one table or every table of the lake."""
-    tables = [layout.check_table_name(table)] if table else catalog.list_tables(io)
+    if not table:
+        catalog.check_lake(io)
+    tables = [catalog.require_table(io, table)] if table else catalog.list_tables(io)
     return PrunePlan([d for t in tables
                       for d in plan_table(io, t, policy, now=now, chain_gap=chain_gap)])
 
@@ -200,9 +211,11 @@ def apply_prune(io: FileIO, plan: PrunePlan, *,
     """
     listener = listener or NullListener()
     result = PruneResult()
+    # Every key is listed and checked (lake.fileio.confined) before the first delete.
+    doomed = [(d, [confined(k) for k in _snapshot_keys(io, d.table, d.snapshot_id)])
+              for d in plan.to_delete]
     listener.started("prune", total=len(plan.to_delete), unit="snapshots")
-    for decision in plan.to_delete:
-        keys = _snapshot_keys(io, decision.table, decision.snapshot_id)
+    for decision, keys in doomed:
         io.delete(keys[0])  # the commit goes first: the snapshot is gone for every reader
         result.objects += 1
         for key in keys[1:]:

@@ -3,10 +3,14 @@
 Two depths, as restic/borg/pg_verifybackup do:
 
 * **structure** (cheap, metadata only): the manifest parses (self-checksum, known format
-  version, schema) and every part it lists is present with the recorded size;
+  version, schema) and every part it lists is present with the recorded size; on S3 each
+  part's whole-object SHA-256 that S3 stored at upload is compared with the manifest's, and a
+  part S3 holds none for (a plain PutObject stores CRC32, multipart uploads a composite) is
+  downloaded and hashed: no part passes unchecked;
 * **deep** (reads every byte): each part's sha256 is recomputed from the stored bytes, every
-  row's ``sha256(_item)`` is compared with ``_item_sha256``, rows are recounted, and each part
-  digest and the snapshot's content digest are recomputed.
+  row's ``sha256(_item)`` is compared with ``_item_sha256`` (pages are read with their Parquet
+  CRC checked where the writer stored one), rows are recounted, and each part digest and the
+  snapshot's content digest are recomputed.
 
 Every problem found is recorded (not just the first) in a :class:`VerifyResult`; the result
 turns into the most severe error with :meth:`VerifyResult.error` (corrupt = exit 4, missing =
@@ -19,7 +23,6 @@ import base64
 import hashlib
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -29,8 +32,11 @@ import pyarrow.parquet as pq
 from lake import catalog, layout
 from lake.archive import is_readable
 from lake.commit import file_sha256
-from lake.fileio import FileIO, ObjectInfo, S3FileIO
+from lake.fileio import FileIO, ObjectInfo, S3FileIO, load_file_io
 from lake.progress import NullListener, ProgressListener
+from lake.verified import hash_object
+from runtime.executor import Executor, Kit
+from runtime.threads import bounded_map
 from schemas.changes import parse_change_batch
 from schemas.codec import ITEM, ITEM_SHA, iter_item_texts
 from schemas.dynamo_json import Digest
@@ -135,8 +141,8 @@ def worst_error(results: list[VerifyResult]) -> DdbLakeError | None:
 
 
 def verify_snapshot(io: FileIO, table: str, snapshot_id: str, *, deep: bool = False,
-                    listener: ProgressListener | None = None,
-                    workers: int = DEEP_WORKERS) -> VerifyResult:
+                    listener: ProgressListener | None = None, workers: int = DEEP_WORKERS,
+                    distributed: Distributed | None = None) -> VerifyResult:
     """Verify one snapshot; never raises for what it finds (see ``result.problems``)."""
     listener = listener or NullListener()
     result = VerifyResult(table, snapshot_id, deep=deep)
@@ -157,7 +163,8 @@ def verify_snapshot(io: FileIO, table: str, snapshot_id: str, *, deep: bool = Fa
     result.notes += [f"{info.key}: not listed in the manifest (ignored by every reader; "
                      "`ddblake gc` removes orphans)"
                      for info in io.iter_objects(folder) if info.key not in listed]
-    digest = _check_parts(io, folder, manifest.parts, result, deep, listener, workers=workers)
+    digest = _check_parts(io, folder, manifest.parts, result, deep, listener, workers=workers,
+                          distributed=distributed)
     if deep and digest is not None:
         if digest.rows != manifest.totals.items:
             result.add("corrupt", key, f"{digest.rows} rows found, manifest says "
@@ -169,19 +176,20 @@ def verify_snapshot(io: FileIO, table: str, snapshot_id: str, *, deep: bool = Fa
 
 def _check_parts(io: FileIO, folder: str, parts: tuple[PartInfo, ...], result: VerifyResult,
                  deep: bool, listener: ProgressListener,
-                 rows_of: RowReader | None = None, workers: int = DEEP_WORKERS
-                 ) -> RowDigest | None:
+                 rows_of: RowReader | None = None, workers: int = DEEP_WORKERS,
+                 distributed: Distributed | None = None) -> RowDigest | None:
     """Check every part under ``folder``; with ``deep``, return the recomputed digest of the
     rows that could be read (None when some part could not be read at all).
 
     Deep checks run on up to ``workers`` parts at once (downloads overlap; each holds one
-    part in a temporary file); findings are merged in part order."""
+    part in a temporary file), or as units on ``distributed``'s executor; findings are
+    merged in part order."""
     task = f"verify {result.table}/{result.id}"
     listener.started(task, total=sum(p.bytes for p in parts), unit="bytes")
     readable: list[tuple[str, PartInfo]] = []
     for part in parts:
         key = f"{folder}{part.path}"
-        info, checksum = _head(io, key)
+        info, checksum = head(io, key)
         result.parts += 1
         if not _structure_ok(info, key, part, result):
             continue
@@ -195,29 +203,36 @@ def _check_parts(io: FileIO, folder: str, parts: tuple[PartInfo, ...], result: V
         elif deep:
             readable.append((key, part))
         else:
+            if checksum is None and isinstance(io, S3FileIO):
+                _hash_unchecked(io, key, part, info, result)
             listener.advanced(task, part.bytes, bytes=part.bytes)
     total = RowDigest()
     unread = len(parts) - len(readable)
     if deep:
-        def check(item: tuple[str, PartInfo]) -> tuple[RowDigest | None, VerifyResult]:
-            sink = VerifyResult(result.table, result.id)
-            return _deep_part(io, item[0], item[1], sink, rows_of or _snapshot_rows), sink
-
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for (_key, part), (digest, sink) in zip(readable, pool.map(check, readable),
-                                                    strict=True):
-                result.problems += sink.problems
-                result.rows += sink.rows
-                if digest is None:
-                    unread += 1
-                else:
-                    total = total.combine(digest)
-                listener.advanced(task, part.bytes, bytes=part.bytes)
+        changes = rows_of is _change_rows
+        checks: Iterator[tuple[PartInfo, RowDigest | None, VerifyResult]]
+        if distributed is None:
+            checks = bounded_map(lambda item: _check_one(io, item[0], item[1], result, changes),
+                                 readable, max(1, workers))
+        else:
+            checks = distributed.run(io, readable, result, changes)
+        order = {part.path: n for n, (_key, part) in enumerate(readable)}
+        sinks: list[tuple[int, VerifyResult]] = []
+        for part, digest, sink in checks:
+            sinks.append((order[part.path], sink))
+            result.rows += sink.rows
+            if digest is None:
+                unread += 1
+            else:
+                total = total.combine(digest)
+            listener.advanced(task, part.bytes, bytes=part.bytes)
+        for _n, sink in sorted(sinks, key=lambda found: found[0]):  # findings in part order
+            result.problems += sink.problems
     listener.finished(task)
     return total if deep and unread == 0 else None
 
 
-def _head(io: FileIO, key: str) -> tuple[ObjectInfo | None, str | None]:
+def head(io: FileIO, key: str) -> tuple[ObjectInfo | None, str | None]:
     """Stat ``key``; on S3 also the whole-object SHA-256 that S3 stored at upload (hex), when
     it has one (single-part uploads; multipart uploads have a composite checksum)."""
     if not isinstance(io, S3FileIO):
@@ -239,6 +254,30 @@ def _head(io: FileIO, key: str) -> tuple[ObjectInfo | None, str | None]:
     if not stored or "-" in stored or head.get("ChecksumType") == "COMPOSITE":
         return info, None
     return info, base64.b64decode(stored).hex()
+
+
+def _hash_unchecked(io: FileIO, key: str, part: PartInfo, info: ObjectInfo,
+                    result: VerifyResult) -> None:
+    """A part S3 holds no whole-object SHA-256 for (a plain PutObject stores CRC32; multipart
+    uploads store a composite): download and hash it, never pass it unchecked."""
+    if not is_readable(info):
+        result.add("archived", key, f"in {info.storage_class} and S3 holds no SHA-256 of it "
+                                    "to compare: thaw it so it can be checked")
+        return
+    try:
+        size, sha = hash_object(io, key)
+    except ArchivedError as e:
+        result.add("archived", key, e.message)
+        return
+    except DdbLakeError as e:
+        result.add("missing", key, f"cannot be read: {e.message}")
+        return
+    if (size, sha) != (part.bytes, part.sha256):
+        result.add("corrupt", key, "sha256 of the stored bytes differs from the manifest (S3 "
+                                   "holds no SHA-256 of this object: it was replaced or "
+                                   "written by another tool)")
+    else:
+        result.notes.append(f"{key}: S3 holds no SHA-256 of it; downloaded and hashed: ok")
 
 
 def _structure_ok(info: ObjectInfo | None, key: str, part: PartInfo,
@@ -298,7 +337,7 @@ def _snapshot_rows(path: Path) -> Iterator[tuple[str | None, str | None]]:
     """(``_item`` text, recorded ``_item_sha256``) for every row, batch by batch. Format 2
     parts record 8 bytes of it (``_item_hash``): the rebuilt text's sha256 is given as
     recorded when its first 8 bytes match, else a value that never matches."""
-    parquet = pq.ParquetFile(path)
+    parquet = pq.ParquetFile(path, page_checksum_verification=True)
     schema = part_schema(parquet.schema_arrow.metadata)
     if schema is not None:
         for batch in parquet.iter_batches(batch_size=8192):
@@ -314,15 +353,65 @@ def _snapshot_rows(path: Path) -> Iterator[tuple[str | None, str | None]]:
 
 def _change_rows(path: Path) -> Iterator[tuple[str | None, str | None]]:
     """(``_new`` text, ``_new_sha256``) for every change row (None for REMOVE rows)."""
-    parquet = pq.ParquetFile(path)
+    parquet = pq.ParquetFile(path, page_checksum_verification=True)
     for batch in parquet.iter_batches(columns=["_new", "_new_sha256"], batch_size=8192):
         texts = batch.column("_new").storage.to_pylist()
         yield from zip(texts, batch.column("_new_sha256").to_pylist(), strict=True)
 
 
+def _check_one(io: FileIO, key: str, part: PartInfo, result: VerifyResult,
+               changes: bool) -> tuple[PartInfo, RowDigest | None, VerifyResult]:
+    sink = VerifyResult(result.table, result.id)
+    return part, _deep_part(io, key, part, sink, _change_rows if changes else _snapshot_rows), sink
+
+
+@dataclass(frozen=True)
+class PartCheck:
+    """One part's deep check as a unit: everything a worker elsewhere needs."""
+
+    lake: str
+    profile: str | None
+    region: str | None
+    key: str
+    part: PartInfo
+    table: str
+    id: str
+    changes: bool
+
+
+def check_part_unit(task: PartCheck, kit: Kit) -> tuple[PartInfo, RowDigest | None,
+                                                        VerifyResult]:
+    def lake() -> FileIO:
+        from lake.aws import make_session
+
+        s3 = task.lake.startswith("s3://")
+        return load_file_io(task.lake, session=make_session(task.profile, task.region)
+                            if s3 else None)
+
+    io: FileIO = kit.cached("lake", lake)
+    return _check_one(io, task.key, task.part, VerifyResult(task.table, task.id), task.changes)
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """Deep checks as units on an executor (``verify --deep --engine ray``): each part is
+    downloaded and hashed where its unit runs; ``profile``/``region`` for their clients."""
+
+    executor: Executor
+    profile: str | None = None
+    region: str | None = None
+
+    def run(self, io: FileIO, readable: list[tuple[str, PartInfo]], result: VerifyResult,
+            changes: bool) -> Iterator[tuple[PartInfo, RowDigest | None, VerifyResult]]:
+        tasks = [PartCheck(io.uri, self.profile, self.region, key, part, result.table,
+                           result.id, changes) for key, part in readable]
+        return self.executor.map(check_part_unit, tasks, preload=("lake.verify",),
+                                 seeds={"lake": io})
+
+
 def verify_change_batch(io: FileIO, table: str, key: str, *, deep: bool = False,
-                        listener: ProgressListener | None = None,
-                        workers: int = DEEP_WORKERS) -> VerifyResult:
+                        listener: ProgressListener | None = None, workers: int = DEEP_WORKERS,
+                        distributed: Distributed | None = None) -> VerifyResult:
     """Verify one committed change batch given its manifest key. Rows are counted; digests
     cover the rows with a new image (REMOVE rows have none)."""
     listener = listener or NullListener()
@@ -335,7 +424,8 @@ def verify_change_batch(io: FileIO, table: str, key: str, *, deep: bool = False,
         return result
     result.items = batch.rows
     digest = _check_parts(io, layout.table_prefix(table), batch.parts, result, deep,
-                          listener, rows_of=_change_rows, workers=workers)
+                          listener, rows_of=_change_rows, workers=workers,
+                          distributed=distributed)
     if deep and digest is not None and digest.rows != batch.rows:
         result.add("corrupt", key, f"{digest.rows} rows found, manifest says {batch.rows}")
     return result
@@ -361,14 +451,15 @@ def locate(io: FileIO, snapshot: str, table: str | None = None) -> tuple[str, st
 
 
 def verify_table(io: FileIO, table: str, *, deep: bool = False, changes: bool = True,
-                 listener: ProgressListener | None = None,
-                 workers: int = DEEP_WORKERS) -> list[VerifyResult]:
+                 listener: ProgressListener | None = None, workers: int = DEEP_WORKERS,
+                 distributed: Distributed | None = None) -> list[VerifyResult]:
     """Every committed snapshot of ``table`` (and its change batches)."""
-    results = [verify_snapshot(io, table, sid, deep=deep, listener=listener, workers=workers)
+    results = [verify_snapshot(io, table, sid, deep=deep, listener=listener, workers=workers,
+                               distributed=distributed)
                for sid in catalog.snapshot_ids(io, table)]
     if changes:
         results += [verify_change_batch(io, table, info.key, deep=deep, listener=listener,
-                                        workers=workers)
+                                        workers=workers, distributed=distributed)
                     for info in io.iter_objects(layout.change_manifests_prefix(table))
                     if info.key.endswith(".json")]
     return results
@@ -376,8 +467,10 @@ def verify_table(io: FileIO, table: str, *, deep: bool = False, changes: bool = 
 
 def verify_lake(io: FileIO, table: str | None = None, *, deep: bool = False,
                 changes: bool = True, listener: ProgressListener | None = None,
-                workers: int = DEEP_WORKERS) -> list[VerifyResult]:
+                workers: int = DEEP_WORKERS,
+                distributed: Distributed | None = None) -> list[VerifyResult]:
     """Every committed snapshot and change batch of one table or of the whole lake."""
     tables = [table] if table else catalog.list_tables(io)
     return [r for t in tables for r in verify_table(io, t, deep=deep, changes=changes,
-                                                    listener=listener, workers=workers)]
+                                                    listener=listener, workers=workers,
+                                                    distributed=distributed)]

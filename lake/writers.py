@@ -149,10 +149,21 @@ def write_change_batch(io: FileIO, table: str, keys: KeySchema, records: Iterabl
     (a Lambda retry or a restarted consumer writes the same id; the second commit is refused
     and reported as ``False``).
     """
-    rows = sorted(records, key=lambda r: (r.event_us, r.seq))
     batch_id = batch_id or layout.new_id()
     if io.exists(layout.change_manifest(table, batch_id)):
         return _existing(io, table, batch_id), False
+    batch = stage_change_batch(io, table, keys, records, source=source, positions=positions,
+                               batch_id=batch_id, options=options)
+    committed = commit_change_batch(io, batch)
+    return (batch, True) if committed else (_existing(io, table, batch_id), False)
+
+
+def stage_change_batch(io: FileIO, table: str, keys: KeySchema, records: Iterable[ChangeRecord],
+                       *, source: dict[str, Any], positions: dict[str, str], batch_id: str,
+                       options: WriteOptions | None = None) -> ChangeBatch:
+    """Write one change batch's part, not its manifest: the batch to commit later with
+    ``commit_change_batch`` (several batches that must become visible together)."""
+    rows = sorted(records, key=lambda r: (r.event_us, r.seq))
     relative = layout.change_part_name(batch_id, 0)
     parts: tuple[PartInfo, ...] = ()
     if rows:
@@ -169,8 +180,7 @@ def write_change_batch(io: FileIO, table: str, keys: KeySchema, records: Iterabl
         first_event_us=rows[0].event_us if rows else 0,
         last_event_us=rows[-1].event_us if rows else 0,
         parts=parts, rows=len(rows), positions=positions)
-    committed = commit_change_batch(io, batch)
-    return (batch, True) if committed else (_existing(io, table, batch_id), False)
+    return batch
 
 
 def _existing(io: FileIO, table: str, batch_id: str) -> ChangeBatch:

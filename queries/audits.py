@@ -7,9 +7,14 @@ Each file starts with a header of ``--`` comments::
     -- param: n = 10 | how many items
     -- param: t1 | start of the window (exclusive; required)
     -- selection: deleted_between
+    -- snapshot-params: a, b
 
 Parameters are DuckDB named parameters (``$n``) bound from ``--param k=v`` (text; the SQL
-casts them). A ``selection`` header makes the runner define the view ``selected`` from the
+casts them): user text is always a bound value, never part of the SQL text.
+``snapshot-params`` names parameters that are snapshot ids of the table: the runner
+resolves ``latest`` and ``previous`` (the one before the latest) and refuses an id the
+table does not hold, or a ``previous`` that does not exist (a table with one snapshot),
+with a NotFoundError. A ``selection`` header makes the runner define the view ``selected`` from the
 matching :mod:`queries.selections` function (``t1``/``t2`` params) before the query runs, so
 the audit sees exactly what ``ddblake restore`` would select. ``$table`` is always bound to
 the table's name.
@@ -46,6 +51,7 @@ class Audit:
     sql: str
     params: tuple[Param, ...] = ()
     selection: str | None = None
+    snapshot_params: tuple[str, ...] = ()
 
 
 @dataclass
@@ -69,8 +75,10 @@ def _parse(text: str) -> Audit:
             params.append(Param(name.strip(), default.strip() or None, help_text.strip()))
         else:
             meta[key.strip()] = value
+    snapshot_params = tuple(n.strip() for n in meta.get("snapshot-params", "").split(",")
+                            if n.strip())
     return Audit(meta["name"], meta.get("description", ""), text, tuple(params),
-                 meta.get("selection"))
+                 meta.get("selection"), snapshot_params)
 
 
 def list_audits() -> list[Audit]:
@@ -123,8 +131,32 @@ def run_audit(session: LakeSession, name: str, params: dict[str, str]) -> AuditR
         session.connection.execute(f"CREATE OR REPLACE TEMP VIEW selected AS {sel.sql}")
         if sel.note:
             notes.append(sel.note)
+    if audit.snapshot_params:
+        values.update(_snapshot_ids(session, table, audit, values))
     used = {k: v for k, v in values.items() if f"${k}" in audit.sql}
     if "$table" in audit.sql:
         used["table"] = table
     result = session.query(audit.sql, used)
     return AuditResult(audit, result, notes + session.notes)
+
+
+def _snapshot_ids(session: LakeSession, table: str, audit: Audit,
+                  values: dict[str, str]) -> dict[str, str]:
+    """The snapshot parameters resolved to ids of ``table`` (newest first: ``latest``,
+    then ``previous``)."""
+    ids = [r["snapshot_id"] for r in session.query(
+        'SELECT snapshot_id FROM snapshots WHERE "table" = $table '
+        "ORDER BY point_us DESC, snapshot_id DESC", {"table": table}).to_pylist()]
+    named = {"latest": ids[:1], "previous": ids[1:2]}
+    resolved = {}
+    for name in audit.snapshot_params:
+        given = values[name]
+        found = named[given] if given in named else [i for i in ids if i == given]
+        if not found:
+            what = (f"table {table} has {len(ids)} snapshot(s), so there is no {given} one"
+                    if given in named else f"table {table} has no snapshot {given}")
+            raise NotFoundError(f"audit {audit.name}: {what}",
+                                hint=f"pass -p {name}=ID with an id of `ddblake snapshots "
+                                     f"--lake {session.io.uri}`; {audit.name} compares two")
+        resolved[name] = found[0]
+    return resolved

@@ -1,20 +1,46 @@
-"""A DuckDB connection for SQL that comes from users (``restore --where``, audit params).
+"""DuckDB connections for the restore: one that reads the lake, one that sees user text.
 
-It reads only the given paths (and, for S3 lakes, only the lake's bucket prefix), has no
-other external access, and its configuration is locked, so ``read_csv('/etc/passwd')``,
-``COPY ... TO``, ``ATTACH`` and ``SET enable_external_access=true`` all fail.
+What is trusted, and where user text goes:
+
+- :func:`sandboxed_connection` reads the selection's parts. It runs only SQL that ddblake
+  writes (the selection, the keys join); no user text ever reaches it: a keys file is
+  registered as Arrow data. It can read only the given paths (``allowed_paths``), has no
+  other external access and its configuration is locked.
+- :func:`isolated_connection` evaluates the ``--where`` filter
+  (:mod:`queries.predicate`). It receives the selected rows as an Arrow stream and holds
+  nothing else: no extension loaded (so no httpfs, no S3 settings), no secret (persistent
+  secrets are off, so none is read from ``~/.duckdb``), no file access
+  (``enable_external_access=false``), no extension autoload or install, no scan of Python
+  variables (``python_enable_replacements=false``), and its configuration is locked before
+  any user text is seen. Even a filter that got past the parser check could read only
+  the rows it was given and DuckDB's default settings.
 """
 
 from __future__ import annotations
 
-import re
+import os
 from collections.abc import Sequence
 
 import duckdb
 
-from schemas.errors import SandboxError
+from schemas.errors import (
+    CorruptDataError,
+    DdbLakeError,
+    MissingDataError,
+    SandboxError,
+    StorageError,
+)
 
-_FORBIDDEN = re.compile(r";|--|/\*|\*/")
+ISOLATED_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_persistent_secrets": False,
+    "allow_community_extensions": False,
+    "python_enable_replacements": False,
+    "memory_limit": "512MB",
+    "threads": 2,
+}
 
 
 def sandboxed_connection(allowed_paths: Sequence[str], *, setup_sql: Sequence[str] = (),
@@ -23,7 +49,7 @@ def sandboxed_connection(allowed_paths: Sequence[str], *, setup_sql: Sequence[st
 
     ``setup_sql`` runs before the lock (create views, secrets, load extensions).
     """
-    con = duckdb.connect(config={"threads": 2})
+    con = duckdb.connect(config={"threads": 2, "python_enable_replacements": False})
     for statement in setup_sql:
         con.execute(statement)
     if allowed_paths:
@@ -35,55 +61,53 @@ def sandboxed_connection(allowed_paths: Sequence[str], *, setup_sql: Sequence[st
     return con
 
 
-def check_predicate(predicate: str) -> str:
-    """Refuse predicates that try to end the statement or hide text in comments; the
-    sandbox stops everything else. Returns the predicate unchanged."""
-    if not predicate.strip():
-        raise SandboxError("the --where predicate is empty")
-    if _FORBIDDEN.search(predicate):
-        raise SandboxError(f"the --where predicate may not contain ';' or comments: {predicate!r}",
-                           hint="pass a single SQL boolean expression, e.g. "
-                                "\"status = 'active' AND last_update < '2014-01-01'\"")
-    problem = _paren_problem(predicate)
-    if problem:
-        raise SandboxError(f"the --where predicate {problem}: {predicate!r}",
-                           hint="pass a single SQL boolean expression; parentheses must "
-                                "balance inside it, e.g. \"(a = 1) OR (b = 2)\"")
-    return predicate
+def isolated_connection() -> duckdb.DuckDBPyConnection:
+    """A connection with nothing to reveal, for user expressions over Arrow data handed
+    to it (see the module docstring)."""
+    con = duckdb.connect(config=dict(ISOLATED_CONFIG))
+    con.execute("SET lock_configuration = true")
+    return con
 
 
-def _paren_problem(predicate: str) -> str | None:
-    """Parentheses must balance outside quotes, so the filter cannot close the query's
-    own ``WHERE (...)`` and append another clause."""
-    depth = 0
-    quote: str | None = None
-    for ch in predicate:
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                return "closes a parenthesis it did not open"
-    if quote:
-        return "has an unterminated quote"
-    return "leaves a parenthesis open" if depth else None
-
-
-def run_user_sql(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyRelation:
-    """Run user SQL on a sandboxed connection, turning refusals into SandboxError."""
+def run_trusted(con: duckdb.DuckDBPyConnection, sql: str,
+                paths: Sequence[str] = ()) -> duckdb.DuckDBPyRelation:
+    """Run ddblake's own SQL on a sandboxed connection that reads ``paths``, with DuckDB's
+    errors translated."""
     try:
         return con.sql(sql)
-    except duckdb.PermissionException as e:
-        raise SandboxError(f"refused by the sandbox: {e}",
-                           hint="filters may read only the lake's snapshot rows") from e
     except duckdb.Error as e:
-        if "configuration has been locked" in str(e):
-            raise SandboxError(f"refused by the sandbox: {e}",
-                               hint="settings cannot be changed in a filter") from e
-        raise SandboxError(f"the SQL failed: {e}",
-                           hint="check the expression; columns are the snapshot's "
-                                "(see `ddblake show SNAPSHOT`)") from e
+        raise reading_error(e, paths) from e
+
+
+def reading_error(error: BaseException, paths: Sequence[str] = ()) -> DdbLakeError:
+    """A DuckDB error met while reading ``paths``, as a ddblake error. Errors that cross an
+    Arrow stream arrive as ``OSError`` with DuckDB's text (``IO Error: ...``). DuckDB reads
+    a missing file as a folder to glob, which the sandbox refuses: a missing local part is
+    reported as missing (exit 5), not as a refusal."""
+    gone = [p for p in paths if "://" not in p and not os.path.exists(p)]
+    if gone:
+        return MissingDataError(f"{len(gone)} part(s) of the selection are missing, e.g. "
+                                f"{gone[0]}", hint="check the lake with `ddblake verify`")
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    kind = type(error) if isinstance(error, duckdb.Error) else _KINDS.get(text.split(":")[0])
+    if kind is duckdb.PermissionException or "configuration has been locked" in text:
+        return SandboxError(f"refused by the sandbox: {text}",
+                            hint="the selection may read only its own parts; report this")
+    if kind is duckdb.IOException and "No files found" in text:
+        return MissingDataError(f"a part of the selection is missing: {text}",
+                                hint="check the lake with `ddblake verify`")
+    if kind in (duckdb.IOException, duckdb.HTTPException):
+        return StorageError(f"DuckDB could not read the lake: {text}",
+                            hint="check the lake URI and AWS settings")
+    if kind is duckdb.InvalidInputException:
+        return CorruptDataError(f"the selection could not be read: {text}",
+                                hint="check the lake with `ddblake verify --deep`")
+    return DdbLakeError(f"the selection could not be read: {text}",
+                        hint="this is a bug in ddblake; please report it with the command")
+
+
+_KINDS: dict[str, type[duckdb.Error]] = {
+    "IO Error": duckdb.IOException, "HTTP Error": duckdb.HTTPException,
+    "Permission Error": duckdb.PermissionException,
+    "Invalid Input Error": duckdb.InvalidInputException,
+}

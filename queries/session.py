@@ -3,10 +3,20 @@
 Results come back as pyarrow Tables (or a streaming RecordBatchReader), or as pandas
 DataFrames with exact dtypes (``pd.ArrowDtype``: the default conversion turns int64 with
 nulls into float64 and loses 2^53+1).
+
+Trust: this is the user's own SQL over their own lake, with their own credentials (an S3
+lake's secret is in this connection, as ``query --print-setup --with-credentials`` shows);
+it is not a sandbox. What it does guarantee: only read-only statements run (DuckDB's
+parser decides: SELECT/WITH/FROM/VALUES/TABLE/DESCRIBE/SHOW/SUMMARIZE/PRAGMA queries and
+EXPLAIN; COPY, SET, CREATE, ATTACH, INSTALL, LOAD, CALL, INSERT... are refused with a
+:class:`QueryError`), so a query cannot change the session's views or settings, and every
+DuckDB error, also one met while the result streams, becomes a :class:`QueryError` or
+:class:`~schemas.errors.StorageError` with a hint.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +35,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 BATCH_ROWS = 64 * 1024
+READ_ONLY = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+FULL_DUCKDB = ("for a full DuckDB over the same views: "
+               "ddblake query --lake LAKE --print-setup | duckdb")
+_WHAT_INSTEAD = {
+    "COPY": "to write the result to a file: ddblake query ... --format csv|json|parquet "
+            "--output FILE",
+    "CALL": "call a table function in a query instead: SELECT * FROM fn(...)",
+}
+
+
+VIEWS_HINT = ("the views are: snapshots, items, changes, snapshot_items(id), diff(a, b), "
+              "as_of(table, ts), history(table, pk); see `ddblake query --help`")
 
 
 class QueryError(UsageError):
@@ -61,8 +83,10 @@ class LakeSession:
     def table(self) -> str | None:
         """The default table: the one asked for, else the lake's only table, else None."""
         if self.options.table:
-            return self.options.table
+            return catalog.require_table(self.io, self.options.table)
         tables = catalog.list_tables(self.io)
+        if not tables:
+            raise catalog.empty_lake(self.io)
         return tables[0] if len(tables) == 1 else None
 
     def _items_selection(self) -> Selection | None:
@@ -79,8 +103,9 @@ class LakeSession:
         """The statements that give any DuckDB the same views (secrets redacted on demand)."""
         if self._setup is None:
             table = self.table
-            statements = views.setup_statements(self.io, table)
             selection = self._items_selection()
+            statements = views.setup_statements(self.io, table, self.notes,
+                                                items=selection is None)
             if selection is not None and table:
                 if selection.note:
                     self.notes.append(selection.note)
@@ -102,21 +127,67 @@ class LakeSession:
             self._con = con
         return self._con
 
+    def statements(self, sql: str) -> list[str]:
+        """The statements of ``sql`` as DuckDB's parser splits them; QueryError if one is
+        not read-only (see the module docstring) or the text does not parse."""
+        try:
+            parsed = self.connection.extract_statements(sql)
+        except duckdb.Error as e:
+            raise self._error(e) from e
+        if not parsed:
+            raise UsageError("no SQL statement given (only blanks or comments)",
+                             hint="write a query, e.g. SELECT count(*) FROM items")
+        for statement in parsed:
+            if statement.type not in READ_ONLY:
+                kind = statement.type.name if statement.type.name.isalpha() else "non-query"
+                shown = " ".join(statement.query.split())[:60] or kind
+                raise QueryError(f"ddblake runs read-only queries; this is a {kind} "
+                                 f"statement: {shown}",
+                                 hint=_WHAT_INSTEAD.get(kind, FULL_DUCKDB))
+        return [statement.query for statement in parsed]
+
     def relation(self, sql: str, params: Any = None) -> duckdb.DuckDBPyRelation:
+        """The result of one read-only statement."""
+        count = len(self.statements(sql))
+        if count != 1:
+            raise QueryError(f"one statement at a time, please: this SQL holds {count}",
+                             hint="run them one by one, or use `ddblake shell`")
         try:
             if params is not None:
                 return self.connection.execute(sql, params)  # type: ignore[return-value]
             return self.connection.sql(sql)
         except duckdb.Error as e:
-            raise _query_error(e, sql) from e
+            raise self._error(e) from e
 
     def reader(self, sql: str, params: Any = None) -> pa.RecordBatchReader:
-        """Stream the result in record batches (bounded memory)."""
+        """Stream the result in record batches (bounded memory); an error met while
+        streaming is raised as a ddblake error too."""
         rel = self.relation(sql, params)
         try:
-            return rel.to_arrow_reader(BATCH_ROWS)
+            source = rel.to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as e:
-            raise _query_error(e, sql) from e
+            raise self._error(e) from e
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from source
+            except (duckdb.Error, pa.ArrowException, OSError) as e:
+                raise self._error(e) from e
+
+        return pa.RecordBatchReader.from_batches(source.schema, batches())
+
+    def _error(self, error: BaseException) -> DdbLakeError:
+        return _query_error(error, self._tables_hint(str(error)))
+
+    def _tables_hint(self, text: str) -> str | None:
+        """A hint when ``items`` is missing: no table at all, or several."""
+        if "items" not in text or "does not exist" not in text:
+            return None
+        tables = catalog.list_tables(self.io)
+        if not tables:
+            return (f"the lake {self.io.uri} holds no table: check the --lake path "
+                    "(`ddblake snapshots --lake ...` lists what a lake holds)")
+        return f"the lake holds several tables ({', '.join(tables)}): name one with --table"
 
     def query(self, sql: str, params: Any = None) -> pa.Table:
         """Run ``sql`` and return a pyarrow Table."""
@@ -153,15 +224,12 @@ class LakeSession:
         self.close()
 
 
-def _query_error(error: duckdb.Error, sql: str) -> DdbLakeError:
-    text = str(error)
-    hint = "the views are: snapshots, items, changes, snapshot_items(id), diff(a, b), " \
-           "as_of(table, ts), history(table, pk); see `ddblake query --help`"
-    if "items" in text and "does not exist" in text:
-        hint = "the lake holds several tables: name one with --table"
-    if isinstance(error, duckdb.IOException | duckdb.HTTPException):
+def _query_error(error: BaseException, hint: str | None = None) -> DdbLakeError:
+    text = str(error).strip()
+    if isinstance(error, duckdb.IOException | duckdb.HTTPException) or \
+            text.startswith(("IO Error", "HTTP Error")):
         from schemas.errors import StorageError
 
         return StorageError(f"DuckDB could not read the lake: {text}",
                             hint="check the lake URI and AWS settings")
-    return QueryError(f"the query failed: {text}", hint=hint)
+    return QueryError(f"the query failed: {text}", hint=hint or VIEWS_HINT)

@@ -87,7 +87,7 @@ def json_column(image: str, name: str, duck: str) -> str:
                 f"CAST(json_extract({image}, {_path(name, 'NS')}) AS VARCHAR[]))")
     elif duck == "BLOB[]":
         expr = (f"list_transform(CAST(json_extract({image}, {_path(name, 'BS')}) AS VARCHAR[]),"
-                f" x -> from_base64(x))")
+                f" lambda x: from_base64(x))")
     else:  # BIGINT, DECIMAL(38, s): from exact text, NULL when out of range
         expr = f"TRY_CAST(json_extract_string({image}, {_path(name, 'N')}) AS {duck})"
     return f"{expr} AS {ident(name)}"

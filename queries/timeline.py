@@ -39,9 +39,21 @@ def point_us(manifest: Manifest) -> int:
 
 
 def base_snapshot(io: FileIO, table: str, ts_us: int) -> Manifest | None:
-    """The latest snapshot whose consistency point is at or before ``ts_us``."""
-    candidates = [m for m in catalog.list_snapshots(io, table) if point_us(m) <= ts_us]
-    return max(candidates, key=lambda m: (point_us(m), m.snapshot_id), default=None)
+    """The latest snapshot whose consistency point is at or before ``ts_us``. A damaged
+    snapshot that may be that one (newer than the base found, started by ``ts_us``) is an
+    error (exit 4); older damaged snapshots do not matter."""
+    found = catalog.read_snapshots(io, table)
+    candidates = [m for m in found.manifests if point_us(m) <= ts_us]
+    base = max(candidates, key=lambda m: (point_us(m), m.snapshot_id), default=None)
+    for damaged in found.damaged:
+        if to_us(layout.id_time(damaged.snapshot_id)) <= ts_us and (
+                base is None or damaged.snapshot_id > base.snapshot_id):
+            raise type(damaged.error)(
+                f"snapshot {damaged.snapshot_id} of {table} may hold the state at this time "
+                f"and is damaged: {damaged.error.message}",
+                hint="pick a time before it or after a newer snapshot, and run `ddblake "
+                     "verify` on it")
+    return base
 
 
 def batches(io: FileIO, table: str) -> list[ChangeBatch]:
@@ -118,6 +130,9 @@ def _note(io: FileIO, table: str, base: Manifest | None, all_batches: list[Chang
         return (f"{table} at {when} may be missing changes: the change log has a gap from "
                 f"{us_to_iso(gap.start_us)} to {us_to_iso(gap.end_us)} ({gap.reason}); "
                 f"base snapshot {base.snapshot_id}")
+    part = next((c for c in cov.compacted if c.start_us <= ts_us <= c.end_us), None)
+    if part is not None:
+        return f"{table} at {when} is not exact: {part.reason} (base snapshot {base.snapshot_id})"
     return (f"{table} at {when} is not known to be exact: no complete change log is recorded "
             f"from {us_to_iso(from_us)} to then (base snapshot {base.snapshot_id} plus the "
             "changes the lake holds; see `ddblake coverage`)")

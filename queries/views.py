@@ -10,9 +10,12 @@ Public names (see ``docs/query.md``):
 - ``as_of(tbl, ts)``: a table as it was at ``ts`` (base snapshot + change log);
 - ``history(tbl, pk)``: every version of the items with partition key ``pk``.
 
-Internal per-table views are named ``_snap_items__<table>`` (every snapshot, with
+Internal per-table views are named ``_snap_items__<HEX>`` (every snapshot, with
 ``_snapshot_id``; ``_sk`` is NULL when the table has no sort key) and
-``_change_rows__<table>`` (change records with their image's typed columns).
+``_change_rows__<HEX>`` (change records with their image's typed columns), where ``<HEX>`` is
+the table name's UTF-8 bytes in upper-case hex (SQL: ``hex(tbl)``): DuckDB identifiers are
+case-insensitive and ``query_table`` reads a dot as schema.table, while DynamoDB table names
+may hold dots and differ only in case.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from queries.access import lake_access
 from queries.selections import columns_of, image_sql, snapshot_paths, snapshot_sql
 from queries.sqltext import ident, literal, read_parquet
 from queries.timeline import point_us
+from schemas.errors import ManifestError
 from schemas.keys import KeySchema
 from schemas.manifest import Manifest
 
@@ -37,6 +41,7 @@ class TableViews:
     manifests: list[Manifest]
     change_paths: list[str]
     keys: KeySchema
+    damaged: tuple[catalog.DamagedSnapshot, ...] = ()
 
 
 def _snapshot_rows(manifests: list[Manifest]) -> str:
@@ -78,13 +83,26 @@ def _with_sk(sql: str, keys: KeySchema) -> str:
     return sql if keys.sort is not None else f"SELECT *, CAST(NULL AS VARCHAR) AS _sk FROM ({sql})"
 
 
-def table_views(io: FileIO, table: str) -> TableViews:
-    manifests = catalog.list_snapshots(io, table)
+def view_name(kind: str, table: str) -> str:
+    """The internal view ``kind`` (``_snap_items`` or ``_change_rows``) of ``table``; the
+    macros find it with ``kind || '__' || hex(tbl)``."""
+    return f"{kind}__{table.encode('utf-8').hex().upper()}"
+
+
+def table_views(io: FileIO, table: str, notes: list[str] | None = None) -> TableViews:
+    """A table's readable snapshots and change parts; a damaged snapshot is skipped, with a
+    line in ``notes``."""
+    found = catalog.read_snapshots(io, table)
+    if notes is not None:
+        notes += found.notes()
+    manifests = found.manifests
     batches = catalog.list_change_batches(io, table)
+    if not manifests and not batches and found.damaged:
+        raise found.damaged[-1].error  # nothing of this table can be read
     access = lake_access(io)
     paths = [access.path(layout.table_key(table, p.path)) for b in batches for p in b.parts]
     keys = manifests[-1].key_schema if manifests else batches[0].key_schema
-    return TableViews(table, manifests, paths, keys)
+    return TableViews(table, manifests, paths, keys, tuple(found.damaged))
 
 
 def _snap_items_sql(io: FileIO, tv: TableViews) -> str:
@@ -128,22 +146,23 @@ _EMPTY_CHANGE = ("CAST(NULL AS BIGINT) AS _event_us, CAST(NULL AS VARCHAR) AS _s
 
 def table_statements(io: FileIO, tv: TableViews) -> list[str]:
     name = tv.table
-    return [f"CREATE OR REPLACE VIEW {ident('_snap_items__' + name)} AS {_snap_items_sql(io, tv)}",
-            f"CREATE OR REPLACE VIEW {ident('_change_rows__' + name)} AS "
+    return [f"CREATE OR REPLACE VIEW {ident(view_name('_snap_items', name))} AS "
+            f"{_snap_items_sql(io, tv)}",
+            f"CREATE OR REPLACE VIEW {ident(view_name('_change_rows', name))} AS "
             f"{_change_rows_sql(tv)}"]
 
 
 MACROS = [
     """CREATE OR REPLACE MACRO snapshot_items(id, tbl := {default}) AS TABLE
-SELECT * EXCLUDE (_snapshot_id) FROM query_table('_snap_items__' || tbl)
+SELECT * EXCLUDE (_snapshot_id) FROM query_table('_snap_items__' || hex(tbl))
 WHERE _snapshot_id = id""",
     """CREATE OR REPLACE MACRO diff(a, b, tbl := {default}) AS TABLE
 SELECT CASE WHEN o._pk IS NULL THEN 'added' WHEN n._pk IS NULL THEN 'removed'
             ELSE 'changed' END AS _change,
        coalesce(n._pk, o._pk) AS _pk, coalesce(n._sk, o._sk) AS _sk,
        o._item AS _old, n._item AS _new
-FROM (SELECT * FROM query_table('_snap_items__' || tbl) WHERE _snapshot_id = a) o
-FULL OUTER JOIN (SELECT * FROM query_table('_snap_items__' || tbl) WHERE _snapshot_id = b) n
+FROM (SELECT * FROM query_table('_snap_items__' || hex(tbl)) WHERE _snapshot_id = a) o
+FULL OUTER JOIN (SELECT * FROM query_table('_snap_items__' || hex(tbl)) WHERE _snapshot_id = b) n
   ON o._pk = n._pk AND o._sk IS NOT DISTINCT FROM n._sk
 WHERE o._item_hash IS DISTINCT FROM n._item_hash""",
     """CREATE OR REPLACE MACRO as_of(tbl, ts) AS TABLE
@@ -151,9 +170,9 @@ WITH _t AS (SELECT epoch_us(CAST(ts AS TIMESTAMPTZ)) AS ts_us),
 _b AS (SELECT snapshot_id, replay_from_us, replay_inclusive FROM snapshots
        WHERE "table" = tbl AND point_us <= (SELECT ts_us FROM _t)
        ORDER BY point_us DESC, snapshot_id DESC LIMIT 1),
-_base AS (SELECT * EXCLUDE (_snapshot_id) FROM query_table('_snap_items__' || tbl)
+_base AS (SELECT * EXCLUDE (_snapshot_id) FROM query_table('_snap_items__' || hex(tbl))
           WHERE _snapshot_id = (SELECT snapshot_id FROM _b)),
-_ch AS (SELECT * FROM query_table('_change_rows__' || tbl)
+_ch AS (SELECT * FROM query_table('_change_rows__' || hex(tbl))
         WHERE _event_us <= (SELECT ts_us FROM _t)
           AND (NOT EXISTS (SELECT 1 FROM _b)
                OR _event_us > (SELECT replay_from_us FROM _b)
@@ -169,28 +188,39 @@ SELECT * EXCLUDE (_event_us, _seq, _op, _old, _ttl, _source) FROM _ch WHERE _op 
 SELECT * FROM (
   SELECT s.point_time AS _when, 'snapshot ' || i._snapshot_id AS _source, NULL AS _op,
          i._pk, i._sk, i._item
-  FROM query_table('_snap_items__' || tbl) i JOIN snapshots s
+  FROM query_table('_snap_items__' || hex(tbl)) i JOIN snapshots s
     ON s.snapshot_id = i._snapshot_id AND s."table" = tbl
   WHERE i._pk = pk
   UNION ALL
   SELECT make_timestamptz(_event_us), 'change', _op, _pk, _sk,
          coalesce(_item, _old)
-  FROM query_table('_change_rows__' || tbl) WHERE _pk = pk)
+  FROM query_table('_change_rows__' || hex(tbl)) WHERE _pk = pk)
 ORDER BY _when, _source""",
 ]
 
 
-def setup_statements(io: FileIO, default_table: str | None = None) -> list[str]:
-    """Every statement (after the lake's access setup) that creates the views and macros."""
+def setup_statements(io: FileIO, default_table: str | None = None,
+                     notes: list[str] | None = None, *, items: bool = True) -> list[str]:
+    """Every statement (after the lake's access setup) that creates the views and macros
+    (damaged snapshots are skipped, each with a line in ``notes``); ``items`` False leaves
+    out the default table's ``items`` and ``changes`` (the caller points them elsewhere)."""
     statements = ["SET TimeZone = 'UTC'"]
-    views = {t: table_views(io, t) for t in catalog.list_tables(io)}
+    views = {}
+    for t in catalog.list_tables(io):
+        try:
+            views[t] = table_views(io, t, notes)
+        except ManifestError as e:
+            if t == default_table:
+                raise
+            if notes is not None:
+                notes.append(f"table {t} was skipped: {e.message}")
     manifests = [m for tv in views.values() for m in tv.manifests]
     statements.append(f"CREATE OR REPLACE VIEW snapshots AS {_snapshot_rows(manifests)}")
     for tv in views.values():
         statements += table_statements(io, tv)
     default = literal(default_table) if default_table else "NULL"
     statements += [m.replace("{default}", default) for m in MACROS]
-    if default_table and default_table in views:
+    if default_table and default_table in views and items:
         statements += default_views(io, views[default_table])
     return statements
 
@@ -198,9 +228,16 @@ def setup_statements(io: FileIO, default_table: str | None = None) -> list[str]:
 def default_views(io: FileIO, tv: TableViews, items_sql: str | None = None) -> list[str]:
     """``items`` (the latest snapshot, or ``items_sql``) and ``changes`` of one table."""
     if items_sql is None:
+        newest = max((d.snapshot_id for d in tv.damaged), default="")
+        if newest > max((m.snapshot_id for m in tv.manifests), default=""):
+            damaged = next(d for d in tv.damaged if d.snapshot_id == newest)
+            raise type(damaged.error)(
+                f"the latest snapshot of {tv.table} is damaged: {damaged.error.message}",
+                hint="point `items` at an older snapshot with --snapshot ID (see `ddblake "
+                     "snapshots`), and run `ddblake verify` on the damaged one")
         latest = max(tv.manifests, key=lambda m: (point_us(m), m.snapshot_id), default=None)
         items_sql = snapshot_sql(snapshot_paths(io, latest), latest) if latest else \
             _empty_keys(tv.keys)
     return [f"CREATE OR REPLACE VIEW items AS {items_sql}",
             f"CREATE OR REPLACE VIEW changes AS SELECT make_timestamptz(_event_us) AS "
-            f"_event_time, * FROM {ident('_change_rows__' + tv.table)}"]
+            f"_event_time, * FROM {ident(view_name('_change_rows', tv.table))}"]

@@ -61,7 +61,7 @@ class RestoreConfig:
     no_indexes: bool = False
     skip_expired: bool = False
     max_wcu: float | None = None
-    workers: int = 1
+    workers: int | None = 1  # None: the engine's default (local: 1; Ray: the cluster's CPUs)
     threads: int = 4
     unit_rows: int = 20_000
     dry_run: bool = False
@@ -72,8 +72,11 @@ class RestoreConfig:
     profile: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     transport: Transport = "auto"
+    engine: str = "local"  # local worker processes, or a Ray cluster (runtime.executor)
 
     def __post_init__(self) -> None:
+        if self.engine not in ("local", "ray"):
+            raise UsageError(f"unknown engine {self.engine!r}", hint="use --engine local or ray")
         chosen = [n for n, v in (("--keys", self.keys_file), ("--as-of", self.as_of),
                                  ("--deleted-between", self.deleted_between),
                                  ("--changed-between", self.changed_between)) if v]
@@ -97,7 +100,7 @@ class RestoreConfig:
         if self.max_wcu is not None and self.max_wcu <= 0:
             raise UsageError(f"--max-wcu must be positive, got {self.max_wcu}")
         for name in ("workers", "threads", "unit_rows"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.existing and (self.with_features or self.billing_mode or self.no_indexes):
             raise UsageError("--with, --billing-mode and --no-indexes shape a NEW table",
@@ -139,6 +142,7 @@ class RestoreResult:
     created_table: bool
     selected: int
     written: int = 0
+    written_earlier: int = 0
     skipped_existing: int = 0
     skipped_expired: int = 0
     dead_letters: int = 0
@@ -151,6 +155,9 @@ class RestoreResult:
     dry_run: bool = False
     sample: tuple[str, ...] = ()
     verification: Verification | None = None
+    keys_unmatched: int | None = None  # distinct keys of --keys that matched no item
+    engine: str = "local"
+    units_per_node: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -162,12 +169,16 @@ class RestoreResult:
             "snapshot": self.snapshot_id, "target": self.target, "selection": self.selection,
             "created_table": self.created_table, "dry_run": self.dry_run,
             "selected": self.selected, "written": self.written,
+            "written_earlier": self.written_earlier,
             "skipped_existing": self.skipped_existing, "skipped_expired": self.skipped_expired,
             "dead_letters": self.dead_letters, "dead_letter_uri": self.dead_letter_uri,
             "units": self.units, "units_resumed": self.units_resumed,
             "requests": self.requests, "retry_rounds": self.retry_rounds,
             "seconds": round(self.seconds, 3),
             "verification": self.verification.to_dict() if self.verification else None,
+            **({"keys_unmatched": self.keys_unmatched}
+               if self.keys_unmatched is not None else {}),
+            "engine": self.engine, "units_per_node": dict(self.units_per_node),
             **({"sample": list(self.sample)} if self.dry_run else {}),
         }
 

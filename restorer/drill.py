@@ -6,7 +6,9 @@ restorer's read-back: item count and an order-independent digest with numbers co
 value; and the count against the manifest), (4) deletes the temporary table, and (5) records
 the outcome in the lake (``<table>/state/drills/<drill-id>.json``) so ``ddblake snapshots``
 can show when each table was last proven restorable. A failed drill is recorded too, then
-raised as an error.
+raised as an error. The restore of step (2) checks every part again as it reads it (it reads
+only its own verified copies), so a part changed between (1) and (2) is refused, not
+restored.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from lake.aws import make_client, make_session
 from lake.drills import drills, last_passed, record_drill
 from lake.fileio import FileIO, load_file_io
 from lake.progress import NullListener, ProgressListener
-from lake.verify import verify_snapshot
+from lake.verify import Distributed, verify_snapshot
 from restorer.config import RestoreConfig
 from restorer.restore import restore
+from runtime.executor import make_executor
 from schemas.errors import CorruptDataError, DdbLakeError
 
 __all__ = ["DrillConfig", "DrillResult", "drill", "drills", "last_passed"]
@@ -39,6 +42,7 @@ class DrillConfig:
     keep_table: bool = False
     profile: str | None = None
     region: str | None = None
+    engine: str = "local"  # where the deep verify and the restore run (runtime.executor)
 
 
 @dataclass
@@ -67,6 +71,14 @@ class DrillResult:
                 "seconds": round(self.seconds, 3), "manifest_items": self.manifest_items,
                 "restored_items": self.restored_items, "expected_digest": self.expected_digest,
                 "found_digest": self.found_digest, "checks": self.checks, "error": self.error}
+
+    def summary(self) -> dict[str, Any]:
+        """What a person reads after a drill: no ``error`` line when there was none (a
+        passed drill must not print ``error:``)."""
+        shown = self.to_dict()
+        if shown["error"] is None:
+            del shown["error"]
+        return shown
 
 
 def drill(config: DrillConfig, *, session: Any = None,
@@ -109,8 +121,12 @@ def drill(config: DrillConfig, *, session: Any = None,
 def _run(io: FileIO, config: DrillConfig, result: DrillResult, session: Any,
          listener: ProgressListener) -> None:
     listener.message(f"drill {result.table}: verifying snapshot {result.snapshot_id}")
+    distributed = None
+    if config.engine != "local":
+        distributed = Distributed(make_executor(config.engine, None), config.profile,
+                                  config.region)
     verified = verify_snapshot(io, result.table, result.snapshot_id, deep=True,
-                               listener=listener)
+                               listener=listener, distributed=distributed)
     result.checks["snapshot verifies"] = verified.ok
     error = verified.error()
     if error is not None:
@@ -118,7 +134,8 @@ def _run(io: FileIO, config: DrillConfig, result: DrillResult, session: Any,
     listener.message(f"drill {result.table}: restoring into {result.target}")
     restored = restore(RestoreConfig(lake=config.lake, target=result.target, table=result.table,
                                      snapshot=result.snapshot_id, profile=config.profile,
-                                     region=config.region),
+                                     region=config.region, engine=config.engine,
+                                     workers=None if config.engine != "local" else 1),
                        session=session, listener=listener)
     check = restored.verification
     result.restored_items = check.found_items if check else restored.written

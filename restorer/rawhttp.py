@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError, ConnectionClosedError
 
+from restorer.transport import xml_error
 from restorer.wire import Connection, Signer
 from schemas.dynamo_json import to_client
 
@@ -101,5 +102,7 @@ def _result(operation: str, status: int, payload: bytes) -> dict[str, Any]:
     code = str(parsed.get("__type", "")).rsplit("#", 1)[-1] if isinstance(parsed, dict) else ""
     message = (parsed.get("message") or parsed.get("Message") or "") \
         if isinstance(parsed, dict) else ""
+    if not code:  # not DynamoDB's JSON: an XML error document (a proxy, an emulator)?
+        code, message = xml_error(payload.decode("utf-8", "replace")) or ("", message)
     raise ClientError({"Error": {"Code": code or str(status), "Message": str(message)},
                        "ResponseMetadata": {"HTTPStatusCode": status}}, operation)

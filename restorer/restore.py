@@ -5,28 +5,35 @@
     result = restore(RestoreConfig(lake="./lake", table="users", target="users-restored"))
 
 Raises :class:`RestoreIncomplete` (exit code 9) when items are left in dead-letter files or
-the verification finds a difference; ``result`` is attached to it.
+the verification finds a difference; ``result`` is attached to it. Before any of this, the
+parts the selection reads are fetched and checked against their manifests
+(:func:`restorer.select.resolve_source`): a damaged part is CorruptDataError (exit 4), a
+deleted one MissingDataError (exit 5), and nothing is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lake import catalog, layout
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, load_file_io
-from lake.processes import prestart
+from lake.joblock import JobLock
 from lake.progress import NullListener, ProgressListener
 from restorer.config import RestoreConfig, RestoreIncomplete, RestoreResult, Verification
-from restorer.journal import Journal, find_resumable
+from restorer.journal import Journal, find_resumable, lock_restore
 from restorer.select import Query, Source, resolve_source
-from restorer.spool import Spool, read_unit, unit_count
+from restorer.spool import Spool, read_unit, stage, unit_count, unstage
 from restorer.target import check_key_schema, create_target, describe, wait_active
-from restorer.units import WORKER_MODULES, UnitContext, run_units
+from restorer.units import WORKER_MODULES, UnitContext, UnitTask, restore_unit
 from restorer.verify import expected_digest, verify_by_key, verify_new
+from runtime.capacity import Budgets
+from runtime.executor import make_executor
+from runtime.processes import prestart
 from schemas.errors import NotFoundError, UsageError
 from schemas.keys import KeySchema
 
@@ -39,44 +46,85 @@ class _Run:
     listener: ProgressListener
     source: Source
     journal: Journal
+    lock: JobLock
     resumed: int = 0
+    nodes: dict[str, int] = field(default_factory=dict)
 
 
 def restore(config: RestoreConfig, *, session: Any = None,
             listener: ProgressListener | None = None) -> RestoreResult:
     """Restore the selected items of a lake snapshot into a DynamoDB table."""
     started = time.monotonic()
-    if config.workers > 1:  # the fork server imports while the selection is counted
+    if config.engine == "local" and (config.workers or 1) > 1:  # imports while counting
         prestart(WORKER_MODULES)
     listener = listener or NullListener()
     session = session or make_session(config.profile, config.region)
     io = load_file_io(config.lake, session=session)
     ddb = make_client("dynamodb", session)
     source_table = catalog.single_table(io, config.table)
-    previous = find_resumable(io, source_table, config.target) if config.resume else None
-    if config.resume and previous is None:
-        listener.message(f"no earlier restore into {config.target}; starting a new one")
-    windowed = config.as_of or config.deleted_between or config.changed_between
-    if previous is not None and not windowed:  # `latest` may have moved on since
-        config = replace(config, snapshot=previous.snapshot_id or config.snapshot,
-                         table=source_table)
-    source = resolve_source(io, config)
-    query = Query(source, config)
+    previous, lock = _previous(io, config, source_table, listener)
     try:
-        selected, fingerprint = query.count()
-        if config.dry_run:
-            return _dry_run(config, source, query, selected, started)
-        journal = previous or _new_journal(config, source, selected, fingerprint)
-        _check_resume(journal, selected, fingerprint)
-        run = _Run(config, io, ddb, listener, source, journal)
-        journal.save(io)
-        _prepare_target(run)
-        result = _write_all(run, query, started)
+        windowed = config.as_of or config.deleted_between or config.changed_between
+        if previous is not None and not windowed:  # `latest` may have moved on since
+            config = replace(config, snapshot=previous.snapshot_id or config.snapshot,
+                             table=source_table)
+        source = resolve_source(io, config, listener=listener)  # verified local parts
+        with contextlib.closing(source), contextlib.closing(Query(source, config)) as query:
+            selected, fingerprint = query.count()
+            _warn_unmatched(config, query, listener)
+            if config.dry_run:
+                return _dry_run(config, source, query, selected, started)
+            journal = previous or _new_journal(config, source, selected, fingerprint)
+            lock = lock or lock_restore(io, journal)  # a new restore: no one else has it
+            _check_resume(journal, selected, fingerprint)
+            journal.runs += 1
+            run = _Run(config, io, ddb, listener, source, journal, lock)
+            _save(run)
+            _prepare_target(run)
+            result = replace(_write_all(run, query, started),
+                             keys_unmatched=_unmatched(query))
     finally:
-        query.close()
+        if lock is not None:
+            lock.release()
     if not result.ok:
         raise RestoreIncomplete(_failure_text(result), result, hint=_failure_hint(result))
     return result
+
+
+def _previous(io: FileIO, config: RestoreConfig, source_table: str,
+              listener: ProgressListener) -> tuple[Journal | None, JobLock | None]:
+    """With --resume, the restore to resume, locked (a dry run only reads it) and read
+    again under its lock."""
+    previous = find_resumable(io, source_table, config.target) if config.resume else None
+    if config.resume and previous is None:
+        listener.message(f"no earlier restore into {config.target}; starting a new one")
+    if previous is None or config.dry_run:
+        return previous, None
+    lock = lock_restore(io, previous)
+    try:
+        return previous.reload(io), lock
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _save(run: _Run) -> None:
+    run.lock.check()  # an S3 lease lost: another run may own the journal now
+    run.journal.save(run.io)
+
+
+def _unmatched(query: Query) -> int | None:
+    """How many distinct keys of the keys file matched no item (None without one)."""
+    if query.keys_given is None or query.keys_matched is None:
+        return None
+    return query.keys_given - query.keys_matched
+
+
+def _warn_unmatched(config: RestoreConfig, query: Query, listener: ProgressListener) -> None:
+    unmatched = _unmatched(query)
+    if unmatched:
+        listener.message(f"warning: {unmatched} of {query.keys_given} keys in "
+                         f"{config.keys_file} matched no item of the selection")
 
 
 def _new_journal(config: RestoreConfig, source: Source, selected: int,
@@ -105,7 +153,7 @@ def _dry_run(config: RestoreConfig, source: Source, query: Query, selected: int,
     return RestoreResult("(dry run)", source.manifest.table, source.manifest.snapshot_id,
                          config.target, _label(config, source), False, selected,
                          dry_run=True, sample=tuple(query.sample(config.sample)),
-                         seconds=time.monotonic() - started)
+                         seconds=time.monotonic() - started, keys_unmatched=_unmatched(query))
 
 
 def _label(config: RestoreConfig, source: Source) -> str:
@@ -132,11 +180,11 @@ def _prepare_target(run: _Run) -> None:
             wait_active(run.ddb, config.target)
     else:
         journal.created_table = True
-        journal.save(run.io)
+        _save(run)
         for note in create_target(run.ddb, run.source.manifest.table_description, config):
             run.listener.message(f"{config.target}: {note}")
     journal.table_ready = True
-    journal.save(run.io)
+    _save(run)
 
 
 def _ttl_attribute(run: _Run) -> str | None:
@@ -149,7 +197,8 @@ def _ttl_attribute(run: _Run) -> str | None:
 def _context(run: _Run, spool: Spool) -> UnitContext:
     return UnitContext(run.config, run.journal.source_table, run.journal.restore_id,
                        run.source.manifest.key_schema.to_dict(), _ttl_attribute(run),
-                       str(spool.root), float(run.journal.request["now"]))
+                       str(spool.root), float(run.journal.request["now"]),
+                       staged=run.config.engine != "local")
 
 
 def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
@@ -163,19 +212,37 @@ def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
         todo = [u for u in range(journal.units) if not journal.finished(u)]
         run.resumed = journal.units - len(todo)
         run.listener.started("restore", journal.selected, "items")
-        for unit, record in run_units(_context(run, spool), todo, client=run.ddb, io=run.io):
-            journal.done[unit] = record
-            journal.save(run.io)
-            run.listener.advanced("restore", record.written + record.skipped_existing
-                                  + record.skipped_expired + record.dead)
+        _run_units(run, _context(run, spool), spool, todo)
         run.listener.finished("restore")
         dead = sum(r.dead for r in journal.done.values())
         journal.status = "complete" if dead == 0 else "incomplete"
-        journal.save(run.io)
+        _save(run)
         verification = _verify(run, spool) if run.config.verify else None
     finally:
         spool.close()
     return _result(run, verification, started)
+
+
+def _run_units(run: _Run, context: UnitContext, spool: Spool, todo: list[int]) -> None:
+    """Write the units not done yet, on the run's engine, journalling each as it ends.
+    Units on another engine than local processes read their rows staged in the lake."""
+    journal, engine = run.journal, run.config.engine
+    workers = run.config.workers if len(todo) > 1 else 1
+    executor = make_executor(engine, workers or (1 if engine == "local" else None))
+    if context.staged:
+        stage(spool, run.io, journal.source_table, journal.restore_id, todo)
+    try:
+        for unit, record in executor.map(restore_unit, [UnitTask(context, u) for u in todo],
+                                         budgets=Budgets(write=run.config.max_wcu),
+                                         preload=WORKER_MODULES,
+                                         seeds={"ddb": run.ddb, "lake": run.io}):
+            journal.done[unit] = replace(record, run=journal.runs)
+            _save(run)
+            run.listener.advanced("restore", record.items)
+    finally:
+        if context.staged:
+            unstage(run.io, journal.source_table, journal.restore_id)
+    run.nodes = dict(executor.nodes)
 
 
 def _verify(run: _Run, spool: Spool) -> Verification:
@@ -213,10 +280,13 @@ def _written_texts(run: _Run, spool: Spool, keys: KeySchema) -> Iterator[bytes]:
 def _result(run: _Run, verification: Verification | None, started: float) -> RestoreResult:
     journal, records = run.journal, list(run.journal.done.values())
     dead = sum(r.dead for r in records)
+    ours = [r for r in records if r.run == journal.runs]
     return RestoreResult(
         journal.restore_id, journal.source_table, journal.snapshot_id, journal.target,
         _label(run.config, run.source), journal.created_table, journal.selected,
-        written=sum(r.written for r in records),
+        written=sum(r.written for r in ours),
+        written_earlier=sum(r.written for r in records if r.run != journal.runs)
+        + sum(r.already_written for r in records),
         skipped_existing=sum(r.skipped_existing for r in records),
         skipped_expired=sum(r.skipped_expired for r in records), dead_letters=dead,
         dead_letter_uri=run.io.full_uri(layout.restore_dead_letter_prefix(
@@ -224,7 +294,8 @@ def _result(run: _Run, verification: Verification | None, started: float) -> Res
         units=journal.units, units_resumed=run.resumed,
         requests=sum(r.requests for r in records),
         retry_rounds=sum(r.retry_rounds for r in records),
-        seconds=time.monotonic() - started, verification=verification)
+        seconds=time.monotonic() - started, verification=verification,
+        engine=run.config.engine, units_per_node=run.nodes)
 
 
 def _failure_text(result: RestoreResult) -> str:

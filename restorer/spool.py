@@ -18,11 +18,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lake import layout
+from lake.fileio import FileIO
 from restorer.select import Query
 
 UNIT = "_unit"
@@ -79,22 +82,45 @@ def _scatter(batch: pa.RecordBatch, writers: list[pa.ipc.RecordBatchStreamWriter
         writers[int(sorted_units[start])].write_batch(rows.slice(start, end - start))
 
 
+def stage(spool: Spool, io: FileIO, table: str, restore_id: str, units: list[int]) -> None:
+    """Copy these units' files into the lake, where units running on other machines read
+    them (:func:`read_staged_batches`). Idempotent: the same selection gives the same files."""
+    for unit in units:
+        io.put_file(layout.restore_spool(table, restore_id, unit), spool.path(unit))
+
+
+def unstage(io: FileIO, table: str, restore_id: str) -> None:
+    for info in list(io.iter_objects(layout.restore_spool_prefix(table, restore_id))):
+        io.delete(info.key)
+
+
+def read_staged_batches(io: FileIO, key: str, rows: int = 8_192) -> Iterator[pa.RecordBatch]:
+    """The rows of one staged unit (read whole: a unit is ``unit_rows`` items)."""
+    data = io.read(key)
+    if data:
+        yield from _batches(pa.ipc.open_stream(pa.BufferReader(data)), rows)
+
+
 def read_unit_batches(path: Path, rows: int = 8_192) -> Iterator[pa.RecordBatch]:
     """The rows of one unit file, in batches of about ``rows`` (small scattered batches
     are combined so the vectorised checks run on large ones)."""
     if path.stat().st_size == 0:
         return
     with pa.ipc.open_stream(str(path)) as reader:
-        pending: list[pa.RecordBatch] = []
-        count = 0
-        for batch in reader:
-            pending.append(batch)
-            count += batch.num_rows
-            if count >= rows:
-                yield pa.concat_batches(pending)
-                pending, count = [], 0
-        if pending:
+        yield from _batches(reader, rows)
+
+
+def _batches(reader: Any, rows: int) -> Iterator[pa.RecordBatch]:
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
             yield pa.concat_batches(pending)
+            pending, count = [], 0
+    if pending:
+        yield pa.concat_batches(pending)
 
 
 def read_unit(path: Path) -> Iterator[bytes]:

@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import secrets
 import threading
+import xml.etree.ElementTree as ElementTree
 from typing import Any
 
 import orjson
+from botocore.exceptions import ClientError
+
+from lake.aws import error_code, translate
+from schemas.errors import AwsError, DdbLakeError
 
 # A per-process random marker: no real item can carry it by accident.
 _MARK = f"__ddblake_placeholder_{secrets.token_hex(8)}__"
@@ -86,3 +91,59 @@ class FastWriter:
                          b"}}"))
         self._call(body, self.client.put_item, TableName=table,
                    Item={_MARK: {"S": _MARK}})
+
+
+# Codes that say the credentials themselves are bad (lake.aws.translate words those); any
+# other 403 is a permission the identity lacks.
+_CREDENTIAL_CODES = frozenset({"ExpiredToken", "ExpiredTokenException",
+                               "UnrecognizedClientException", "InvalidAccessKeyId",
+                               "InvalidClientTokenId", "SignatureDoesNotMatch",
+                               "MissingAuthenticationTokenException"})
+
+
+def xml_error(body: str) -> tuple[str, str] | None:
+    """(code, message) of an XML error document (what some endpoints and proxies answer a
+    JSON API with), or None when ``body`` is not one."""
+    if not body.lstrip().startswith("<"):
+        return None
+    try:
+        root = ElementTree.fromstring(body.strip())
+    except ElementTree.ParseError:
+        return None
+    code, message = root.find(".//Code"), root.find(".//Message")
+    if code is None or not code.text:
+        return None
+    return code.text.strip(), (message.text or "").strip() if message is not None else ""
+
+
+def denied(error: ClientError) -> tuple[str, str] | None:
+    """(code, message) when ``error`` is an HTTP 403 or AccessDenied that is not about the
+    credentials themselves; None otherwise."""
+    code = error_code(error)
+    message = str(error.response.get("Error", {}).get("Message", "") or "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    inner = xml_error(message)
+    if inner is not None:
+        code, message = inner
+    if code in _CREDENTIAL_CODES:
+        return None
+    if code in ("AccessDenied", "AccessDeniedException") or status == 403 or code == "403":
+        return code, message
+    return None
+
+
+def access_error(error: ClientError, table: str, *, doing: str) -> DdbLakeError:
+    """A clear error for a refused DynamoDB call on ``table``: a 403 names the IAM action
+    (``dynamodb:<operation>``) and the table; anything else as :func:`lake.aws.translate`."""
+    found = denied(error)
+    if found is None:
+        return translate(error, action=doing, resource=f"table {table}")
+    code, message = found
+    action = f"dynamodb:{error.operation_name}"
+    said = f"AWS said: {code}: {message}" if message else f"AWS answered {code} with no reason"
+    return AwsError(f"access denied: the AWS identity in use may not call {action} on table "
+                    f"{table}, so ddblake cannot {doing} it ({said})",
+                    hint=f"allow {action} on arn:aws:dynamodb:REGION:ACCOUNT:table/{table} in "
+                         "that identity's IAM policy (`aws sts get-caller-identity` shows which "
+                         "identity it is; the README lists what restore needs), then re-run "
+                         "with --resume")

@@ -1,19 +1,16 @@
-"""Units of work: writing one spooled unit, in this process or in worker processes.
+"""Units of work: writing one spooled unit, on any executor (:mod:`runtime`).
 
-A unit is independent and serializable (:class:`UnitContext` + a unit number), so it can
-run in a thread, a worker process, or later another machine. Worker processes are started
-from a fork server that imported this module once (:mod:`lake.processes`; spawned where
-fork is unsafe) and build their own clients; the WCU budget is split evenly between them.
+A unit is independent and serializable (:class:`UnitTask`: the :class:`UnitContext` and a
+unit number) and builds its own clients once per worker; the WCU budget is one bucket
+shared by every worker of the run. A unit reads its rows from the spool: on the driver's
+disk for local workers, staged in the lake (``staged``) for units on other machines.
 """
 
 from __future__ import annotations
 
-import gc
-import os
 import random
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,15 +20,24 @@ import orjson
 from lake import layout
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, load_file_io
-from lake.processes import adopt, worker_context
 from restorer.config import RestoreConfig
 from restorer.journal import UnitRecord
+from restorer.origin import unit_origins
 from restorer.rawhttp import hooked, raw_writer
 from restorer.rows import unit_rows
-from restorer.spool import read_unit_batches, unit_path
+from restorer.spool import read_staged_batches, read_unit_batches, unit_path
 from restorer.transport import fast_writer
-from restorer.writer import BatchWriter, Outcome, Sleep, WcuBudget
+from restorer.writer import BatchWriter, Outcome, Sleep
+from runtime.capacity import Limiter
+from runtime.executor import Kit
+from schemas.errors import DdbLakeError
 from schemas.keys import KeySchema
+
+
+class RestoreCancelled(DdbLakeError):
+    """The restore was stopped between batches; finished units are in the journal."""
+
+    exit_code = 130
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class UnitContext:
     ttl_attribute: str | None
     spool_root: str
     now: float
+    staged: bool = False  # read units from the lake (restorer.spool.stage), not spool_root
 
     def spool_path(self, unit: int) -> Path:
         return unit_path(Path(self.spool_root), unit)
@@ -54,7 +61,8 @@ def dead_letter_lines(dead: list[tuple[bytes, str]]) -> bytes:
 
 
 def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
-               budget: WcuBudget | None = None, sleep: Sleep = time.sleep) -> UnitRecord:
+               budget: Limiter | None = None, sleep: Sleep = time.sleep,
+               stop: Callable[[], None] | None = None) -> UnitRecord:
     config = ctx.config
     sender = fast_writer(client) if config.transport == "botocore" or hooked(client) \
         else raw_writer(client)
@@ -62,10 +70,13 @@ def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
     writer = BatchWriter(sender, config.target, keys,
                          mode=config.mode, policy=config.retry, budget=budget,
                          threads=config.threads, ttl_attribute=ctx.ttl_attribute, now=ctx.now,
-                         sleep=sleep, rng=random.Random())
+                         sleep=sleep, rng=random.Random(),
+                         origins=unit_origins(ctx, unit, client=client, io=io, sleep=sleep))
     ttl = (ctx.ttl_attribute, ctx.now) if ctx.ttl_attribute else None
-    rows = unit_rows(read_unit_batches(ctx.spool_path(unit)), keys, ttl=ttl,
-                     need_size=budget is not None)
+    batches = (read_staged_batches(io, layout.restore_spool(ctx.source_table, ctx.restore_id,
+                                                            unit))
+               if ctx.staged else read_unit_batches(ctx.spool_path(unit)))
+    rows = unit_rows(_checked(batches, stop), keys, ttl=ttl, need_size=budget is not None)
     out: Outcome = writer.write(rows)
     key = layout.restore_dead_letter(ctx.source_table, ctx.restore_id, unit)
     if out.dead:
@@ -73,53 +84,42 @@ def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
     elif io.exists(key):
         io.delete(key)
     return UnitRecord(out.written, out.skipped_existing, out.skipped_expired, len(out.dead),
-                      out.requests, out.retry_rounds)
-
-
-_WORKER: dict[str, Any] = {}
+                      out.requests, out.retry_rounds, already_written=out.already_written)
 
 
 WORKER_MODULES = ("restorer.units",)
 
 
-def _init_worker(ctx: UnitContext, environ: dict[str, str]) -> None:
-    adopt(environ)  # a fork server keeps the environment it started with
-    config = ctx.config
-    session = make_session(config.profile, config.region)
-    _WORKER["client"] = make_client("dynamodb", session)
-    _WORKER["io"] = load_file_io(config.lake, session=session)
-    share = config.max_wcu / config.workers if config.max_wcu else None
-    _WORKER["budget"] = WcuBudget(share) if share else None
-    gc.freeze()  # keep boto3's service models and modules out of every collection
+@dataclass(frozen=True)
+class UnitTask:
+    context: UnitContext
+    unit: int
 
 
-def _run_in_worker(ctx: UnitContext, unit: int) -> tuple[int, UnitRecord]:
-    return unit, write_unit(ctx, unit, client=_WORKER["client"], io=_WORKER["io"],
-                            budget=_WORKER["budget"])
+def restore_unit(task: UnitTask, kit: Kit) -> tuple[int, UnitRecord]:
+    """The restore's unit on any executor: clients from the worker's cache (a serial run finds
+    the driver's own), the write budget shared by every worker of the run."""
+    config = task.context.config
+
+    def session() -> Any:
+        return kit.cached("session", lambda: make_session(config.profile, config.region))
+
+    client = kit.cached("ddb", lambda: make_client("dynamodb", session()))
+    io = kit.cached("lake", lambda: load_file_io(config.lake, session=session()))
+    return task.unit, write_unit(task.context, task.unit, client=client, io=io,
+                                 budget=kit.write, stop=_until_stopped(kit))
 
 
-def run_units(ctx: UnitContext, units: list[int], *, client: Any, io: FileIO,
-              sleep: Sleep = time.sleep) -> Iterator[tuple[int, UnitRecord]]:
-    """Write ``units``, yielding each as it finishes (in this process when one worker)."""
-    config = ctx.config
-    if config.workers == 1 or len(units) <= 1:
-        budget = WcuBudget(config.max_wcu) if config.max_wcu else None
-        for unit in units:
-            yield unit, write_unit(ctx, unit, client=client, io=io, budget=budget, sleep=sleep)
-        return
-    context = worker_context(WORKER_MODULES)
-    with ProcessPoolExecutor(config.workers, mp_context=context, initializer=_init_worker,
-                             initargs=(ctx, dict(os.environ))) as pool:
-        yield from _bounded(pool.submit, ctx, units, 2 * config.workers)
+def _until_stopped(kit: Kit) -> Callable[[], None]:
+    def check() -> None:
+        if kit.stopped():
+            raise RestoreCancelled("the restore was stopped (Ctrl-C, or another unit failed)",
+                                   hint="re-run with --resume to continue")
+    return check
 
 
-def _bounded(submit: Callable[..., Future[tuple[int, UnitRecord]]], ctx: UnitContext,
-             units: list[int], limit: int) -> Iterator[tuple[int, UnitRecord]]:
-    pending: set[Future[tuple[int, UnitRecord]]] = set()
-    queue = list(units)
-    while queue or pending:
-        while queue and len(pending) < limit:
-            pending.add(submit(_run_in_worker, ctx, queue.pop(0)))
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-        for future in done:
-            yield future.result()
+def _checked(batches: Iterable[Any], stop: Callable[[], None] | None) -> Iterable[Any]:
+    for batch in batches:
+        if stop is not None:
+            stop()
+        yield batch

@@ -6,31 +6,38 @@
   outlast botocore's own retries are retried in rounds with full-jitter exponential backoff
   and a cap (:class:`RetryPolicy`); what is still unwritten after that is returned as dead
   letters, never dropped;
-- an optional write-capacity budget (``max_wcu``), shared by the writer's threads;
-- ``put-if-absent`` writes each item with a conditional PutItem and counts the ones that
-  already existed.
+- an optional write-capacity budget (``max_wcu``): the run's one bucket
+  (:mod:`runtime.capacity`), shared by the writer's threads and every other worker;
+- ``put-if-absent`` writes each item with a conditional PutItem; one whose key is taken is
+  counted by whose it is (:mod:`restorer.origin`): there before the restore
+  (``skipped_existing``), written by an earlier run of it (``already_written``), or this
+  run's own item whose response was lost and whose retry found it (``written``, once).
 """
 
 from __future__ import annotations
 
 import math
 import random
-import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lake.aws import error_code, translate
+from lake.aws import error_code
 from restorer.config import Mode, RetryPolicy
+from restorer.transport import access_error
+from runtime.capacity import Limiter
+from runtime.threads import bounded_map
 from schemas.dynamo_json import Item, from_client, normalize_number
 from schemas.errors import ItemValidationError
 from schemas.keys import KeySchema
 from schemas.limits import validate_item
+
+if TYPE_CHECKING:
+    from restorer.origin import KeyOrigins
 
 BATCH_SIZE = 25
 RETRYABLE = frozenset({
@@ -49,28 +56,6 @@ class Sender(Protocol):
     def put_if_absent(self, table: str, text: bytes, partition_key: str) -> None: ...
 
 
-class WcuBudget:
-    """A token bucket of write capacity units per second (one second of burst)."""
-
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Sleep = time.sleep) -> None:
-        self.rate = rate
-        self._clock, self._sleep = clock, sleep
-        self._tokens = rate
-        self._last = clock()
-        self._lock = threading.Lock()
-
-    def acquire(self, units: float) -> None:
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self.rate, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            self._tokens -= units
-            wait_for = -self._tokens / self.rate if self._tokens < 0 else 0.0
-        if wait_for > 0:
-            self._sleep(wait_for)
-
-
 @dataclass
 class Entry:
     """An item ready to send: its wire text, its key (:func:`key_tuple`) and its write
@@ -84,10 +69,13 @@ class Entry:
 
 @dataclass
 class Outcome:
-    """What writing one stream of items did."""
+    """What writing one stream of items did. Every selected item is counted once: written
+    (by this run), already written (by an earlier run of the same restore), skipped as
+    existing (before the restore) or as expired, or dead."""
 
     selected: int = 0
     written: int = 0
+    already_written: int = 0
     skipped_existing: int = 0
     skipped_expired: int = 0
     requests: int = 0
@@ -96,6 +84,7 @@ class Outcome:
 
     def merge(self, other: Outcome) -> None:
         self.written += other.written
+        self.already_written += other.already_written
         self.skipped_existing += other.skipped_existing
         self.requests += other.requests
         self.retry_rounds += other.retry_rounds
@@ -130,41 +119,40 @@ class BatchWriter:
     keys: KeySchema
     mode: Mode = "put"
     policy: RetryPolicy = field(default_factory=RetryPolicy)
-    budget: WcuBudget | None = None
+    budget: Limiter | None = None
     threads: int = 1
     ttl_attribute: str | None = None
     now: float | None = None
     sleep: Sleep = time.sleep
     rng: random.Random = field(default_factory=random.Random)
+    origins: KeyOrigins | None = None
 
     def write(self, texts: Iterable[bytes | Entry]) -> Outcome:
         """Write every item; return counts and dead letters. Texts are parsed and checked
         against DynamoDB's limits here; an Entry was checked by its maker
-        (:mod:`restorer.rows`) and is sent as it is."""
+        (:mod:`restorer.rows`) and is sent as it is. Batches go out on ``threads`` threads
+        (:func:`runtime.threads.bounded_map`: at most ``2 * threads`` in flight)."""
         total = Outcome()
+        for out in bounded_map(self._send, self._batches(texts, total), self.threads):
+            total.merge(out)
+        return total
+
+    def _batches(self, texts: Iterable[bytes | Entry], total: Outcome) -> Iterator[list[Entry]]:
+        """Batches of at most 25 items, never two with the same key."""
         batch: list[Entry] = []
         seen: set[tuple[str, ...]] = set()
-        pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        pending: set[Future[Outcome]] = set()
-        try:
-            for text in texts:
-                total.selected += 1
-                entry = self._prepare(text, total)
-                if entry is None:
-                    continue
-                if entry.key in seen or len(batch) == BATCH_SIZE:
-                    self._submit(batch, pool, pending, total)
-                    batch, seen = [], set()
-                batch.append(entry)
-                seen.add(entry.key)
-            if batch:
-                self._submit(batch, pool, pending, total)
-            for future in pending:
-                total.merge(future.result())
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-        return total
+        for text in texts:
+            total.selected += 1
+            entry = self._prepare(text, total)
+            if entry is None:
+                continue
+            if entry.key in seen or len(batch) == BATCH_SIZE:
+                yield batch
+                batch, seen = [], set()
+            batch.append(entry)
+            seen.add(entry.key)
+        if batch:
+            yield batch
 
     def _prepare(self, text: bytes | Entry, total: Outcome) -> Entry | None:
         if isinstance(text, Entry):
@@ -181,18 +169,6 @@ class BatchWriter:
             total.skipped_expired += 1
             return None
         return Entry(text, key_tuple(item, self.keys), max(1, math.ceil(size / 1024)))
-
-    def _submit(self, batch: list[Entry], pool: ThreadPoolExecutor | None,
-                pending: set[Future[Outcome]], total: Outcome) -> None:
-        if pool is None:
-            total.merge(self._send(batch))
-            return
-        if len(pending) >= 2 * self.threads:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                pending.discard(future)
-                total.merge(future.result())
-        pending.add(pool.submit(self._send, batch))
 
     def _send(self, batch: list[Entry]) -> Outcome:
         if self.mode == "put-if-absent":
@@ -214,7 +190,7 @@ class BatchWriter:
         pending, stalled, last = batch, 0, ""
         while pending:
             if self.budget is not None:
-                self.budget.acquire(sum(e.wcu for e in pending))
+                self.budget.take(sum(e.wcu for e in pending))
             out.requests += 1
             try:
                 response = self.sender.batch_put(self.table, [e.text for e in pending])
@@ -230,7 +206,7 @@ class BatchWriter:
                     out.dead.append((pending[0].text, f"rejected by DynamoDB: {code}: {message}"))
                     return out
                 if code not in RETRYABLE and not code.startswith("5"):
-                    raise translate(e, action="write to", resource=f"table {self.table}") from e
+                    raise access_error(e, self.table, doing="write to") from e
                 left, last = pending, code
             except BotoCoreError as e:  # connection errors that outlasted botocore's retries
                 left, last = pending, type(e).__name__
@@ -268,12 +244,23 @@ class BatchWriter:
             out.merge(self._batch([entry]))
         return out
 
+    def _taken(self, out: Outcome, entry: Entry) -> None:
+        """Count an item whose key was taken, by whose item holds it (without origins,
+        everything there is taken to be older than the restore)."""
+        origin = self.origins.of(entry.key) if self.origins is not None else "before"
+        if origin == "before":
+            out.skipped_existing += 1
+        elif origin == "earlier":
+            out.already_written += 1
+        else:  # ours: an earlier send of this run succeeded and its response was lost
+            out.written += 1
+
     def _put_if_absent(self, entry: Entry) -> Outcome:
         out = Outcome()
         stalled, last = 0, ""
         while True:
             if self.budget is not None:
-                self.budget.acquire(entry.wcu)
+                self.budget.take(entry.wcu)
             out.requests += 1
             try:
                 self.sender.put_if_absent(self.table, entry.text, self.keys.partition.name)
@@ -282,14 +269,14 @@ class BatchWriter:
             except ClientError as e:
                 code = error_code(e)
                 if code == "ConditionalCheckFailedException":
-                    out.skipped_existing += 1
+                    self._taken(out, entry)
                     return out
                 if code == "ValidationException":
                     message = e.response.get("Error", {}).get("Message", "")
                     out.dead.append((entry.text, f"rejected by DynamoDB: {code}: {message}"))
                     return out
                 if code not in RETRYABLE and not code.startswith("5"):
-                    raise translate(e, action="write to", resource=f"table {self.table}") from e
+                    raise access_error(e, self.table, doing="write to") from e
                 last = code
             except BotoCoreError as e:
                 last = type(e).__name__

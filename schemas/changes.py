@@ -29,10 +29,12 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from schemas import names
 from schemas.codec import PK, SK
 from schemas.dynamo_json import Item, canonical_bytes, sha256_hex
+from schemas.errors import UnsafeNameError
 from schemas.keys import KeySchema
-from schemas.manifest import PartInfo
+from schemas.manifest import PartInfo, checked_parts
 from schemas.models import dump_checked, load_checked
 
 Operation = Literal["INSERT", "MODIFY", "REMOVE"]
@@ -126,10 +128,15 @@ class ChangeBatch:
 
 
 def _build(d: dict[str, Any]) -> ChangeBatch:
-    parts = tuple(PartInfo.from_dict(p) for p in d["parts"])
+    parts = checked_parts(d["parts"], under="changes")
+    for part in parts:
+        if part.path.startswith("changes/_manifests/"):
+            raise UnsafeNameError(f"part path {part.path!r} is inside changes/_manifests/",
+                                  hint="a hostile or damaged change batch manifest")
     if sum(p.rows for p in parts) != int(d["rows"]):
         raise ValueError("rows differs from the sum of part rows")
-    return ChangeBatch(str(d["batch_id"]), str(d["table"]), str(d["created_at"]),
+    return ChangeBatch(names.lake_id(d["batch_id"], what="batch_id"),
+                       names.table_name(d["table"], what="table"), str(d["created_at"]),
                        str(d["tool"]["version"]), dict(d["source"]),
                        KeySchema.from_dict(d["key_schema"]), int(d["first_event_us"]),
                        int(d["last_event_us"]), parts, int(d["rows"]),
@@ -138,6 +145,8 @@ def _build(d: dict[str, Any]) -> ChangeBatch:
 
 
 def parse_change_batch(data: bytes, *, what: str = "change batch manifest") -> ChangeBatch:
-    """The only way to read a change batch manifest; failures are ManifestError."""
+    """The only way to read a change batch manifest; failures are ManifestError (exit 4).
+    Untrusted like a snapshot manifest: its batch id and table name must have their shapes
+    and its part paths must be inside the table's ``changes/`` (``schemas.names``)."""
     return load_checked(data, what=what, kind=KIND, versions=frozenset({FORMAT_VERSION}),
                         build=_build)

@@ -47,6 +47,11 @@ class ManifestError(DdbLakeError):
     exit_code = 4
 
 
+class UnsafeNameError(ManifestError):
+    """A name read from the lake (a manifest's part path, table name or id) would make a key
+    outside its place; the document naming it is refused, never used."""
+
+
 class CorruptDataError(DdbLakeError):
     """A part's bytes or rows do not match what the manifest recorded."""
 
@@ -101,6 +106,13 @@ class RetriesExceeded(DdbLakeError):
         super().__init__(message, hint=hint)
         self.last_error = last_error
         self.remaining = remaining
+
+
+class BusyError(DdbLakeError):
+    """Another run holds the job (an export or restore being resumed): wait for it to end,
+    or for its lock to lapse when it died."""
+
+    exit_code = 10
 
 
 class SandboxError(DdbLakeError):

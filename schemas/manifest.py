@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from schemas import names
 from schemas.dynamo_json import CANONICAL_VERSION, Item
+from schemas.errors import UnsafeNameError
 from schemas.keys import KeySchema
 from schemas.models import dump_checked, load_checked
 from schemas.projection import ColumnDecision
@@ -172,15 +174,32 @@ def _check_schema(d: dict[str, Any], keys: KeySchema) -> dict[str, Any] | None:
     return dict(d["schema"])
 
 
+def checked_parts(raw: Any, *, under: str) -> tuple[PartInfo, ...]:
+    """The parts of a lake document, each path a safe relative path inside ``under``
+    (``schemas.names``), no path twice; UnsafeNameError (exit 4) otherwise."""
+    if not isinstance(raw, list):
+        raise TypeError("parts is not a list")
+    parts = tuple(PartInfo.from_dict(p) for p in raw)
+    seen: set[str] = set()
+    for part in parts:
+        names.relative_path(part.path, under=under, what="part path")
+        if part.path in seen:
+            raise UnsafeNameError(f"part path {part.path!r} is listed twice",
+                                  hint="a hostile or damaged manifest; do not use it")
+        seen.add(part.path)
+    return parts
+
+
 def _build(d: dict[str, Any]) -> Manifest:
-    parts = tuple(PartInfo.from_dict(p) for p in d["parts"])
+    parts = checked_parts(d["parts"], under="data")
     keys = KeySchema.from_dict(d["key_schema"])
     schema = _check_schema(d, keys)
     totals = Totals.from_dict(d["totals"])
     if sum(p.rows for p in parts) != totals.items:
         raise ValueError("totals.items differs from the sum of part rows")
     return Manifest(
-        snapshot_id=str(d["snapshot_id"]), table=str(d["table"]), created_at=str(d["created_at"]),
+        snapshot_id=names.lake_id(d["snapshot_id"], what="snapshot_id"),
+        table=names.table_name(d["table"], what="table"), created_at=str(d["created_at"]),
         tool_version=str(d["tool"]["version"]), source=Source.from_dict(d["source"]),
         consistency=Consistency.from_dict(d["consistency"]),
         key_schema=keys, table_description=dict(d["table_description"]), parts=parts,
@@ -190,5 +209,10 @@ def _build(d: dict[str, Any]) -> Manifest:
 
 
 def parse_manifest(data: bytes, *, what: str = "manifest") -> Manifest:
-    """The only way to read a snapshot manifest; every failure is a ManifestError."""
+    """The only way to read a snapshot manifest; every failure is a ManifestError (exit 4).
+
+    A manifest is untrusted input: anyone can recompute its self-checksum. Beyond the
+    checksum, its table name and snapshot id must have their shapes and every part path must
+    be a relative path inside the snapshot's ``data/`` (no ``..``, no absolute path, no
+    scheme, no backslash, empty segment or control character; ``schemas.names``)."""
     return load_checked(data, what=what, kind=KIND, versions=READABLE_VERSIONS, build=_build)

@@ -53,5 +53,9 @@ def load_checked(data: bytes, *, what: str, kind: str, versions: frozenset[int],
                             hint="the manifest was altered or damaged; do not restore from it")
     try:
         return build(document)
-    except (KeyError, TypeError, ValueError) as e:
-        raise ManifestError(f"{what} is missing or has a bad field: {e!r}") from e
+    except ManifestError as e:  # a field that is there but unsafe (schemas.names)
+        raise type(e)(f"{what}: {e.message}", hint=e.hint) from e
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ManifestError(f"{what} is missing or has a bad field: {e!r}",
+                            hint="the manifest was altered or damaged; do not restore from "
+                                 "it") from e

@@ -3,16 +3,17 @@ measures the client's own cost.
 
 - Items: ``ddblake.sampledata.orders(n)`` (400-600 B of DynamoDB JSON each), cached as JSON
   lines under ``.cache/``.
-- Scan: pages follow DynamoDB's 1 MB rule (by JSON size, a close stand-in for item size),
-  ``Segment``/``TotalSegments`` split by a hash of the partition key (a partition never
-  spans segments, like DynamoDB), ``ExclusiveStartKey`` -> ``LastEvaluatedKey``,
+- Scan: pages follow DynamoDB's 1 MB rule (by JSON size, a close stand-in for item size)
+  and ``Limit``, ``Segment``/``TotalSegments`` split by a hash of the partition key (a
+  partition never spans segments, like DynamoDB), ``ExclusiveStartKey`` -> ``LastEvaluatedKey``,
   ``ConsumedCapacity`` (page bytes / 4 KB / 2, eventually consistent), ``x-amz-crc32``.
   Pages are built on first use and kept in memory.
 - DescribeTable, DescribeTimeToLive, DescribeContinuousBackups, ListTagsOfResource: enough
   for exporters to start.
 
 HTTP/1.1 keep-alive on 127.0.0.1 only. Run: ``python replay_server.py --items 100000``;
-it prints ``PORT <n>`` when ready.
+it prints ``PORT <n>`` when ready. ``--latency-ms`` holds every Scan answer that long (each
+request on its own thread), like a real service's round trip (bench/runtime/scaling.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -52,22 +54,25 @@ class Pages:
     def __init__(self, lines: list[bytes]) -> None:
         self.lines = lines
         self.keys = [_key_of(line) for line in lines]
-        self.split: dict[int, list[list[bytes]]] = {}  # total -> per segment: page bodies
-        self.index: dict[tuple[int, int, bytes], int] = {}  # (total, seg, lek) -> next page
+        # (total, limit) -> per segment: page bodies; (total, limit, seg, lek) -> next page
+        self.split: dict[tuple[int, int], list[list[bytes]]] = {}
+        self.index: dict[tuple[int, int, int, bytes], int] = {}
 
-    def segment_pages(self, total: int, segment: int) -> list[bytes]:
-        if total not in self.split:
-            self._build(total)
-        return self.split[total][segment]
+    def segment_pages(self, total: int, segment: int, limit: int = 0) -> list[bytes]:
+        """``limit``: Scan's Limit (items per page; 0 = only the 1 MB rule)."""
+        if (total, limit) not in self.split:
+            self._build(total, limit)
+        return self.split[(total, limit)][segment]
 
-    def _build(self, total: int) -> None:
+    def _build(self, total: int, limit: int) -> None:
         members: list[list[int]] = [[] for _ in range(total)]
         for i, key in enumerate(self.keys):
             pk = orjson.loads(key)["pk"]["S"].encode()
             members[int.from_bytes(hashlib.md5(pk).digest()[:4], "big") % total].append(i)
-        self.split[total] = [self._pages(total, seg, rows) for seg, rows in enumerate(members)]
+        self.split[(total, limit)] = [self._pages(total, limit, seg, rows)
+                                      for seg, rows in enumerate(members)]
 
-    def _pages(self, total: int, segment: int, rows: list[int]) -> list[bytes]:
+    def _pages(self, total: int, limit: int, segment: int, rows: list[int]) -> list[bytes]:
         bodies: list[bytes] = []
         chunk: list[int] = []
         size = 0
@@ -75,12 +80,12 @@ class Pages:
             if row >= 0:
                 chunk.append(row)
                 size += len(self.lines[row])
-            if chunk and (size >= PAGE_BYTES or row < 0):
+            if chunk and (size >= PAGE_BYTES or row < 0 or len(chunk) == limit):
                 last = row < 0 or row == rows[-1]
                 lek = None if last else self.keys[chunk[-1]]
                 bodies.append(_body([self.lines[r] for r in chunk], lek, size))
                 if lek is not None:
-                    self.index[(total, segment, _norm(lek))] = len(bodies)
+                    self.index[(total, limit, segment, _norm(lek))] = len(bodies)
                 chunk, size = [], 0
         return bodies or [_body([], None, 0)]
 
@@ -116,9 +121,11 @@ def describe(n: int, nbytes: int) -> dict[str, Any]:
         "ProvisionedThroughput": {"ReadCapacityUnits": 0, "WriteCapacityUnits": 0}}}
 
 
-def make_handler(pages: Pages, n: int, nbytes: int) -> type[BaseHTTPRequestHandler]:
+def make_handler(pages: Pages, n: int, nbytes: int,
+                 latency_s: float = 0.0) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body leave at once (no 40 ms stalls)
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -129,6 +136,8 @@ def make_handler(pages: Pages, n: int, nbytes: int) -> type[BaseHTTPRequestHandl
             op = (self.headers.get("X-Amz-Target") or "").rpartition(".")[2]
             if op == "Scan":
                 body = self._scan(request)
+                if latency_s:
+                    time.sleep(latency_s)
             elif op == "DescribeTable":
                 body = orjson.dumps(describe(n, nbytes))
             elif op == "DescribeTimeToLive":
@@ -150,10 +159,11 @@ def make_handler(pages: Pages, n: int, nbytes: int) -> type[BaseHTTPRequestHandl
         def _scan(self, request: dict[str, Any]) -> bytes:
             total = int(request.get("TotalSegments", 1))
             segment = int(request.get("Segment", 0))
-            bodies = pages.segment_pages(total, segment)
+            limit = int(request.get("Limit", 0))
+            bodies = pages.segment_pages(total, segment, limit)
             start = request.get("ExclusiveStartKey")
             index = 0 if not start else pages.index[
-                (total, segment, orjson.dumps(start, option=orjson.OPT_SORT_KEYS))]
+                (total, limit, segment, orjson.dumps(start, option=orjson.OPT_SORT_KEYS))]
             return bodies[index]
 
         def _send(self, status: int, body: bytes) -> None:
@@ -171,11 +181,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
     lines = load_items(args.items)
     pages = Pages(lines)
     server = ThreadingHTTPServer(("127.0.0.1", args.port),
-                                 make_handler(pages, len(lines), sum(map(len, lines))))
+                                 make_handler(pages, len(lines), sum(map(len, lines)),
+                                              args.latency_ms / 1000))
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()

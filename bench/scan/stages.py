@@ -24,7 +24,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from codec_bench import KEYS, pages  # noqa: E402
 
-import lake.arrow_warmup  # noqa: E402,F401  (pyarrow's first conversion, as in a worker)
+import runtime.arrow_warmup  # noqa: E402,F401  (pyarrow's first conversion, as in a worker)
 from ddblake.sampledata import orders  # noqa: E402
 from exporter.config import DEFAULT_TARGET_MB  # noqa: E402
 from lake.commit import COMPRESSION, ROW_GROUP_ROWS  # noqa: E402

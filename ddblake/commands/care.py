@@ -13,6 +13,8 @@ import click
 from ddblake.cli import cli
 from ddblake.options import (
     dry_run_option,
+    engine_option,
+    engine_output,
     lake_option,
     profile_option,
     quiet_option,
@@ -21,7 +23,8 @@ from ddblake.options import (
 )
 from ddblake.output import json_bytes, output_options, render_to, summary
 from ddblake.progress import TerminalProgress
-from lake.archive import STORAGE_CLASSES, THAW_TIERS
+from lake.archive import THAW_TIERS
+from lake.fileio import STORAGE_CLASSES
 from schemas.errors import UsageError
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -44,6 +47,16 @@ def _lake(lake: str, profile: str | None, region: str | None, **options: Any) ->
     return load_file_io(lake, session=make_session(profile, region), options=write)
 
 
+def _distributed(engine: str, profile: str | None, region: str | None) -> Any:
+    """``--engine ray``: deep checks as units on the cluster; local: threads here."""
+    if engine == "local":
+        return None
+    from lake.verify import Distributed
+    from runtime.executor import make_executor
+
+    return Distributed(make_executor(engine, None), profile, region)
+
+
 @cli.command("verify")
 @click.argument("snapshot", required=False)
 @click.option("--all", "all_", is_flag=True,
@@ -56,13 +69,15 @@ def _lake(lake: str, profile: str | None, region: str | None, **options: Any) ->
 @click.option("--no-changes", is_flag=True, help="With --all: skip change batches.")
 @click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
               help="With --deep: parts checked at the same time (downloads overlap).")
+@engine_option
 @quiet_option
 @profile_option
 @region_option
 @output_options()
 def verify_command(snapshot: str | None, all_: bool, lake: str, table: str | None, deep: bool,
-                   no_changes: bool, workers: int, quiet: bool, profile: str | None,
-                   region: str | None, fmt: str, output: str | None) -> None:
+                   no_changes: bool, workers: int, engine: str, quiet: bool,
+                   profile: str | None, region: str | None, fmt: str,
+                   output: str | None) -> None:
     """Check that snapshots are whole and unaltered. SNAPSHOT is an id or 'latest'.
 
     Without --deep: each manifest parses (self-checksum, known version) and every part is
@@ -74,15 +89,23 @@ def verify_command(snapshot: str | None, all_: bool, lake: str, table: str | Non
     if bool(snapshot) == all_:
         raise UsageError("give either SNAPSHOT or --all", hint="e.g. ddblake verify latest "
                                                                "--lake LAKE --deep")
+    from lake import catalog
+
     io = _lake(lake, profile, region)
     listener = TerminalProgress(quiet=quiet)
-    if all_:
-        results = verify_lake(io, table, deep=deep, changes=not no_changes, listener=listener,
-                              workers=workers)
-    else:
-        name, sid = locate(io, snapshot or "latest", table)
-        results = [verify_snapshot(io, name, sid, deep=deep, listener=listener,
-                                   workers=workers)]
+    with engine_output(engine):
+        distributed = _distributed(engine, profile, region) if deep else None
+        if all_:
+            if table:
+                catalog.require_table(io, table)
+            else:
+                catalog.check_lake(io)
+            results = verify_lake(io, table, deep=deep, changes=not no_changes,
+                                  listener=listener, workers=workers, distributed=distributed)
+        else:
+            name, sid = locate(io, snapshot or "latest", table)
+            results = [verify_snapshot(io, name, sid, deep=deep, listener=listener,
+                                       workers=workers, distributed=distributed)]
     rows = [{**r.to_dict(), "status": "ok" if r.ok else r.problems[0].kind,
              "issues": len(r.problems)} for r in results]
     render_to(rows, fmt, output, columns=("table", "id", "what", "status", "parts", "items",
@@ -300,12 +323,13 @@ def copy_command(snapshot: str, lake: str, table: str | None, to: str, to_profil
               help="Name of the temporary table (default: TABLE-drill-<drill id>).")
 @click.option("--keep-table", is_flag=True,
               help="Keep the restored table for inspection instead of deleting it.")
+@engine_option
 @quiet_option
 @profile_option
 @region_option
 @output_options(formats=("table", "json"), default="table")
 def drill_command(table: str, lake: str, snapshot: str, target: str | None, keep_table: bool,
-                  quiet: bool, profile: str | None, region: str | None, fmt: str,
+                  engine: str, quiet: bool, profile: str | None, region: str | None, fmt: str,
                   output: str | None) -> None:
     """Prove that TABLE's latest snapshot restores: verify it deeply, restore it into a
     temporary table, compare counts and digests, delete the table, and record the outcome
@@ -315,7 +339,8 @@ def drill_command(table: str, lake: str, snapshot: str, target: str | None, keep
     from restorer.drill import DrillConfig, drill
 
     config = DrillConfig(lake=lake, table=table, snapshot=snapshot, target=target,
-                         keep_table=keep_table, profile=profile, region=region)
-    result = drill(config, session=make_session(profile, region),
-                   listener=TerminalProgress(quiet=quiet))
-    summary(result.to_dict(), fmt)
+                         keep_table=keep_table, profile=profile, region=region, engine=engine)
+    with engine_output(engine):
+        result = drill(config, session=make_session(profile, region),
+                       listener=TerminalProgress(quiet=quiet))
+    summary(result.to_dict() if fmt == "json" else result.summary(), fmt)

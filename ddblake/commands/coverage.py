@@ -20,6 +20,8 @@ def coverage_rows(cov: dict[str, Any]) -> list[dict[str, Any]]:
               "detail": g["reason"]} for g in cov["gaps"]]
     rows += [{"table": cov["table"], "what": "change log", "from": i["from"], "to": i["to"],
               "detail": "complete"} for i in cov["log"]]
+    rows += [{"table": cov["table"], "what": "compacted", "from": c["from"], "to": c["to"],
+              "detail": c["reason"]} for c in cov.get("compacted", [])]
     return rows
 
 

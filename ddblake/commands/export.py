@@ -13,6 +13,8 @@ from ddblake.cli import cli
 from ddblake.commands.native import MODES_HELP, NATIVE_MODES, native_options
 from ddblake.options import (
     dry_run_option,
+    engine_option,
+    engine_output,
     lake_option,
     profile_option,
     quiet_option,
@@ -37,10 +39,10 @@ def _segments(value: str) -> int | None:
 
 def _scan_mode(options: dict[str, Any]) -> dict[str, Any]:
     from exporter.workers import WORKER_MODULES
-    from lake.processes import prestart
+    from runtime.processes import prestart
 
-    if options["workers"] != 1:  # the workers' modules load while this process loads its own
-        prestart(WORKER_MODULES)
+    if options["workers"] != 1 and options["engine"] == "local":
+        prestart(WORKER_MODULES)  # the workers' modules load while this process loads its own
     from exporter import ExportConfig, export_table
     from lake.aws import make_session
 
@@ -51,7 +53,7 @@ def _scan_mode(options: dict[str, Any]) -> dict[str, Any]:
         resume=options["resume"], profile=options["profile"], region=options["region"],
         page_limit=options["page_size"], storage_class=options["storage_class"],
         kms_key=options["kms_key"], lock_mode=options["lock_mode"],
-        lock_days=options["lock_days"])
+        lock_days=options["lock_days"], engine=options["engine"])
     session = make_session(options["profile"], options["region"])
     result = export_table(config, session=session,
                           listener=TerminalProgress(quiet=options["quiet"]))
@@ -75,7 +77,9 @@ EXPORT_MODES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
               help="Parallel Scan segments (TotalSegments), or 'auto' (one per 128 MiB of "
                    "table, at least two per worker).")
 @click.option("--workers", type=click.IntRange(1, 1024), default=None,
-              help="Worker processes (default: the number of CPUs; 1 = no subprocesses).")
+              help="Worker processes (default: the number of CPUs; 1 = no subprocesses); "
+                   "with --engine ray, units running at once (default: the cluster's CPUs).")
+@engine_option
 @click.option("--consistent-read", is_flag=True,
               help="Strongly consistent Scan (costs twice the read capacity).")
 @click.option("--max-rcu", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -122,7 +126,8 @@ def export_command(**options: Any) -> None:
                          hint="export with --mode scan, or move parts later with `ddblake "
                               "archive` / `ddblake lifecycle`")
     mode = EXPORT_MODES[options["mode"]]
-    outcome = mode(options)
+    with engine_output(options["engine"]):
+        outcome = mode(options)
     if options["output"]:
         render_to([outcome], "json" if options["fmt"] == "json" else "table", options["output"])
     else:
@@ -144,22 +149,28 @@ def snapshots_command(lake: str, table: str | None, profile: str | None, region:
     In table format it then shows, per table, the intervals of time that `as_of` rebuilds
     exactly and any gaps in the change log (the same rows as `ddblake coverage`)."""
     from exporter.listing import snapshot_rows
-    from lake import catalog
     from lake.archive import snapshot_tier
     from lake.aws import make_session
-    from lake.drills import drills
+    from lake.drills import passed_drills
     from lake.fileio import load_file_io
 
     io = load_file_io(lake, session=make_session(profile, region))
-    rows = snapshot_rows(io, table)
+    listed = snapshot_rows(io, table)
+    rows = [row for row, _ in listed]
     proven = {(d["table"], d["snapshot"]): d["started_at"]
-              for t in {r["table"] for r in rows} for d in drills(io, t)
-              if d.get("outcome") == "passed"}
-    for row, manifest in zip(rows, catalog.list_snapshots(io, table), strict=True):
-        row["tier"] = snapshot_tier(io, manifest)
+              for t in {r["table"] for r in rows} for d in passed_drills(io, t)}
+    for row, manifest in listed:
+        row["tier"] = snapshot_tier(io, manifest) if manifest else "DAMAGED"
         row["drilled"] = proven.get((row["table"], row["snapshot_id"]), "")
+        if manifest is None:
+            click.echo(f"warning: snapshot {row['snapshot_id']} of {row['table']} is damaged "
+                       f"and every query skips it: {row['damaged']}", err=True)
     render_to(rows, fmt, output, columns=("table", "snapshot_id", "created_at", "method",
                                           "consistency", "items", "bytes", "tier", "drilled"))
+    if not rows and not table:
+        from lake.catalog import empty_lake
+
+        click.echo(f"note: {empty_lake(io)}", err=True)  # a mistyped S3 prefix shows here
     if fmt == "table" and output is None:
         _show_coverage(io, sorted({r["table"] for r in rows}))
 

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ddblake.cli import cli
-from ddblake.options import lake_option, profile_option, quiet_option, region_option
+from ddblake.options import (
+    engine_option,
+    engine_output,
+    lake_option,
+    profile_option,
+    quiet_option,
+    region_option,
+)
 from ddblake.output import summary
 from schemas.errors import UsageError
 
@@ -56,12 +63,13 @@ def convert_options(fn: Any) -> Any:
 
 
 def _convert_config(workers: int | None, target_mb: float, profile: str | None,
-                    region: str | None) -> ConvertConfig:
+                    region: str | None, engine: str = "local") -> ConvertConfig:
     from exporter.native import ConvertConfig
 
     base = ConvertConfig(profile=profile, region=region,
                          part_item_bytes=int(target_mb * 1024 * 1024))
-    return ConvertConfig(workers or base.workers, base.part_item_bytes, profile, region)
+    return ConvertConfig(workers or base.workers, base.part_item_bytes, profile, region,
+                         engine)
 
 
 def _report(results: list[ImportResult], fmt: str) -> None:
@@ -70,6 +78,9 @@ def _report(results: list[ImportResult], fmt: str) -> None:
         if fmt != "json":
             rate = result.items / result.seconds if result.seconds else 0.0
             values["rate"] = f"{rate:,.0f} items/s"
+            values["warnings"] = len(result.warnings)
+        for warning in result.warnings:  # shown even with -q: they change what was kept
+            click.echo(f"warning: {warning}", err=True)
         summary(values, fmt)
     if not results and fmt == "json":
         summary({"exports": 0}, fmt)
@@ -82,22 +93,28 @@ def _report(results: list[ImportResult], fmt: str) -> None:
 @click.option("--partition-key", default=None, metavar="NAME:TYPE",
               help="Partition key, when neither the lake nor DescribeTable knows it (e.g. pk:S).")
 @click.option("--sort-key", default=None, metavar="NAME:TYPE", help="Sort key (e.g. sk:S).")
+@click.option("--accept-summary-mismatch", is_flag=True, default=False,
+              help="Convert although manifest-summary.json fails its .md5 (e.g. an edited "
+                   "copy); every data file is still checked, the override is recorded.")
 @convert_options
+@engine_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Summary format (json goes to stdout).")
 @quiet_option
 @profile_option
 @region_option
 def import_export_command(uri: str, lake: str, table: str | None, partition_key: str | None,
-                          sort_key: str | None, workers: int | None, target_file_mb: float,
-                          fmt: str,
+                          sort_key: str | None, accept_summary_mismatch: bool,
+                          workers: int | None, target_file_mb: float, engine: str, fmt: str,
                           quiet: bool, profile: str | None, region: str | None) -> None:
     """Convert a native export already in S3 (or a local copy) into the lake.
 
     URI is the export's folder: s3://BUCKET/[PREFIX/]AWSDynamoDB/<ExportId>/. A full
     export becomes a snapshot (exact at the export time); an incremental export becomes
-    change records appended to the table's chain. Every file is verified (MD5, gzip, item
-    counts); files not listed by manifest-files.json are never read.
+    change records. Exports may be imported in any order; gaps between them show in
+    `ddblake coverage`. Every file is verified (MD5, size, gzip, item counts); files not
+    listed by manifest-files.json are never read. The table is described by the export's
+    table ARN, in its own region.
     """
     from ddblake.progress import TerminalProgress
     from exporter.import_export import import_export
@@ -113,21 +130,22 @@ def import_export_command(uri: str, lake: str, table: str | None, partition_key:
     s3 = make_client("s3", session) if uri.startswith("s3://") or lake.startswith("s3://") \
         else None
     lake_io = load_file_io(lake, session=session, s3_client=s3)
-    ddb = _optional_ddb(session) if uri.startswith("s3://") else None
-    result = import_export(uri, lake_io, table=table, keys=keys, ddb=ddb, session=session,
-                           s3_client=s3, config=_convert_config(workers, target_file_mb,
-                                                                profile, region),
-                           listener=TerminalProgress(quiet=quiet))
+    with engine_output(engine):
+        result = import_export(uri, lake_io, table=table, keys=keys,
+                               client_for=_client_for(profile) if uri.startswith("s3://") else None,
+                               session=session, s3_client=s3,
+                               config=_convert_config(workers, target_file_mb, profile, region,
+                                                      engine),
+                               listener=TerminalProgress(quiet=quiet),
+                               accept_summary_mismatch=accept_summary_mismatch)
     _report([result], fmt)
 
 
-def _optional_ddb(session: Any) -> Any:
-    from lake.aws import make_client
+def _client_for(profile: str | None) -> Any:
+    """DynamoDB clients for the export's own region (not --region: the export names it)."""
+    from lake.aws import make_client, make_session
 
-    try:
-        return make_client("dynamodb", session)
-    except UsageError:
-        return None
+    return lambda region: make_client("dynamodb", make_session(profile, region))
 
 
 def _native_mode(options: dict[str, Any]) -> dict[str, Any]:
@@ -158,12 +176,19 @@ def _native_mode(options: dict[str, Any]) -> dict[str, Any]:
         view=options["view"], export_bucket=options["export_bucket"],
         poll_seconds=options["poll"], timeout=timedelta(minutes=options["timeout_minutes"]),
         convert=_convert_config(options["workers"], options["target_file_mb"],
-                                options["profile"], options["region"]))
+                                options["profile"], options["region"], options["engine"]))
     listener = TerminalProgress(quiet=options["quiet"])
     if options["mode"] == "native":
-        return export_full(ddb, s3, lake_io, config, listener=listener).to_dict()
-    results = export_incremental(ddb, s3, lake_io, config, listener=listener)
-    return incremental_summary(results)
+        results = [export_full(ddb, s3, lake_io, config, listener=listener)]
+        values = results[0].to_dict()
+        values.pop("description", None)  # the table asked for, described by name
+    else:
+        results = export_incremental(ddb, s3, lake_io, config, listener=listener)
+        values = incremental_summary(results)
+    warnings = [w for r in results for w in r.warnings]
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return {**values, "warnings": len(warnings)}
 
 
 def incremental_summary(results: list[ImportResult]) -> dict[str, Any]:

@@ -81,7 +81,11 @@ def query_command(sql: str | None, lake: str | None, table: str | None, snapshot
                   as_of: str | None, sql_file: IO[str] | None, print_setup: bool,
                   with_credentials: bool, fmt: str, output: str | None, profile: str | None,
                   region: str | None, quiet: bool) -> None:
-    """Run SQL over the lake with DuckDB; results stream to stdout.
+    """Run one read-only SQL query over the lake with DuckDB; results stream to stdout.
+
+    COPY, SET, CREATE, ATTACH, INSTALL and other statements that are not queries are
+    refused (exit 2): write results with --format/--output, or feed --print-setup to a
+    full DuckDB.
 
     \b
     ddblake query --lake ./lake "SELECT status, count(*) FROM items GROUP BY ALL"
@@ -117,6 +121,8 @@ def shell_command(lake: str | None, table: str | None, snapshot: str | None,
     """An interactive SQL prompt over the lake with the views ready.
 
     End each statement with ';'. `.views` lists the views, `.quit` (or Ctrl-D) leaves.
+    Read-only queries run (SELECT, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN); other statements
+    (COPY, SET, CREATE, ATTACH, ...) are refused with a message and the shell goes on.
     """
     with open_session(lake, table, snapshot, as_of, profile, region) as session:
         session.connection  # noqa: B018 - set the views up before the first prompt
@@ -156,12 +162,19 @@ def _repl(session: LakeSession, interactive: bool) -> None:
 
 
 def _run_one(session: LakeSession, sql: str) -> None:
+    """Run each statement of ``sql``; an error is reported and the shell goes on."""
     from schemas.errors import DdbLakeError
 
     try:
-        render(session.reader(sql), "table")
+        for statement in session.statements(sql):
+            render(session.reader(statement), "table")
     except DdbLakeError as e:
         click.secho(f"error: {e.message}", fg="red", err=True)
+        if e.hint:
+            click.echo(f"hint: {e.hint}", err=True)
+    except KeyboardInterrupt:
+        session.connection.interrupt()
+        click.echo("interrupted", err=True)
 
 
 @cli.command("audit")

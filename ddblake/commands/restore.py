@@ -7,7 +7,15 @@ from typing import Any
 import click
 
 from ddblake.cli import cli
-from ddblake.options import dry_run_option, lake_option, profile_option, quiet_option, region_option
+from ddblake.options import (
+    dry_run_option,
+    engine_option,
+    engine_output,
+    lake_option,
+    profile_option,
+    quiet_option,
+    region_option,
+)
 from ddblake.output import summary
 from ddblake.progress import TerminalProgress
 from restorer import RestoreConfig, RestoreResult, restore
@@ -24,9 +32,10 @@ def _features(value: str | None) -> frozenset[str]:
 def _summary(result: RestoreResult, fmt: str) -> dict[str, Any]:
     value = result.to_dict()
     if result.dry_run:
-        for key in ("written", "skipped_existing", "skipped_expired", "dead_letters",
-                    "dead_letter_uri", "units", "units_resumed", "requests", "retry_rounds",
-                    "verification", "restore_id", "created_table"):
+        for key in ("written", "written_earlier", "skipped_existing", "skipped_expired",
+                    "dead_letters", "dead_letter_uri", "units", "units_resumed", "requests",
+                    "retry_rounds", "verification", "restore_id", "created_table",
+                    "units_per_node"):
             value.pop(key, None)
         value["would_write"] = result.selected
     elif result.verification is not None and fmt != "json":
@@ -50,8 +59,9 @@ def _summary(result: RestoreResult, fmt: str) -> dict[str, Any]:
 @click.option("--as-of", default=None, metavar="TIMESTAMP",
               help="Restore the table as it was at this time (ISO 8601, UTC).")
 @click.option("--where", default=None, metavar="SQL",
-              help="Only items matching this SQL predicate (sandboxed DuckDB; columns are the "
-                   "snapshot's typed columns and _item).")
+              help="Only items for which this boolean DuckDB expression is true (columns: the "
+                   "snapshot's typed columns, _item, _pk, _sk; no subqueries, table "
+                   "functions or settings).")
 @click.option("--keys", "keys_file", default=None, type=click.Path(dir_okay=False),
               help="Only these keys: a CSV file with a header naming the key attributes, or "
                    "JSON lines ({\"id\": \"a\"} or {\"id\": {\"S\": \"a\"}}).")
@@ -74,8 +84,10 @@ def _summary(result: RestoreResult, fmt: str) -> dict[str, Any]:
               help="Leave out items whose TTL attribute is already in the past.")
 @click.option("--max-wcu", type=float, default=None,
               help="Write at most this many write capacity units per second (all workers).")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Worker processes (each writes its own units).")
+@click.option("--workers", type=click.IntRange(1, 1024), default=None,
+              help="Worker processes, each writing its own units (default 1); with --engine "
+                   "ray, units running at once (default: the cluster's CPUs).")
+@engine_option
 @click.option("--threads", type=int, default=4, show_default=True,
               help="Requests in flight per worker.")
 @click.option("--unit-rows", type=int, default=20_000, show_default=True,
@@ -99,7 +111,8 @@ def restore_command(table: str | None, lake: str, target: str, snapshot: str,
                     deleted_between: tuple[str, str] | None,
                     changed_between: tuple[str, str] | None, existing: bool, mode: str,
                     with_: str | None, billing_mode: str | None, no_indexes: bool,
-                    skip_expired: bool, max_wcu: float | None, workers: int, threads: int,
+                    skip_expired: bool, max_wcu: float | None, workers: int | None,
+                    engine: str, threads: int,
                     unit_rows: int, transport: str, resume: bool, no_verify: bool, fmt: str,
                     region: str | None, profile: str | None, dry_run: bool, quiet: bool) -> None:
     """Restore items of TABLE from the lake into a DynamoDB table.
@@ -123,11 +136,13 @@ def restore_command(table: str | None, lake: str, target: str, snapshot: str,
         changed_between=changed_between or None, existing=existing,
         mode=mode,  # type: ignore[arg-type]
         with_features=_features(with_), billing_mode=billing_mode, no_indexes=no_indexes,
-        skip_expired=skip_expired, max_wcu=max_wcu, workers=workers, threads=threads,
+        skip_expired=skip_expired, max_wcu=max_wcu,
+        workers=workers or (1 if engine == "local" else None), engine=engine, threads=threads,
         unit_rows=unit_rows, transport=transport,  # type: ignore[arg-type]
         dry_run=dry_run, verify=not no_verify, resume=resume, region=region, profile=profile)
     try:
-        result = restore(config, listener=TerminalProgress(quiet=quiet))
+        with engine_output(engine):
+            result = restore(config, listener=TerminalProgress(quiet=quiet))
     except RestoreIncomplete as e:
         summary(_summary(e.result, fmt), "json" if fmt == "json" else "table")
         raise

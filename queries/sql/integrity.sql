@@ -2,11 +2,11 @@
 -- description: rows whose _item does not hash to its stored hash (_item_hash: the first 8 bytes of its sha256), per snapshot and in the change log (must be 0); `unchecked` rows hold control characters that DuckDB escapes in upper case, unlike the canonical text (`ddblake verify --deep` checks them)
 WITH _rows AS (
   SELECT 'snapshot ' || _snapshot_id AS source, CAST(_item AS VARCHAR) AS _text, _item_hash
-  FROM query_table('_snap_items__' || $table)
+  FROM query_table('_snap_items__' || hex($table))
 ),
 _changes AS (
   SELECT 'change log' AS source, CAST(_item AS VARCHAR) AS _text, _item_hash
-  FROM query_table('_change_rows__' || $table)
+  FROM query_table('_change_rows__' || hex($table))
 ),
 _checked AS (
   SELECT source, _text, _item_hash, sha256(_text) AS _sha,

@@ -2,21 +2,13 @@
 -- description: attributes added, removed or whose DynamoDB types differ between two snapshots of the table
 -- param: a = previous | the older snapshot id (default: the one before the latest)
 -- param: b = latest | the newer snapshot id (default: the latest)
-WITH ordered AS (
-  SELECT snapshot_id, row_number() OVER (ORDER BY point_us DESC, snapshot_id DESC) AS age
-  FROM snapshots WHERE "table" = $table
-),
-ids AS (
-  SELECT CASE WHEN $a = 'previous' THEN (SELECT snapshot_id FROM ordered WHERE age = 2)
-              ELSE $a END AS a,
-         CASE WHEN $b = 'latest' THEN (SELECT snapshot_id FROM ordered WHERE age = 1)
-              ELSE $b END AS b
-),
+-- snapshot-params: a, b
+WITH ids AS (SELECT $a AS a, $b AS b),
 side_a AS (
   SELECT e.key AS attribute,
          string_agg(DISTINCT json_keys(e.value)[1], ',' ORDER BY json_keys(e.value)[1]) AS types,
          count(*) AS present
-  FROM query_table('_snap_items__' || $table) AS s, json_each(s._item) AS e
+  FROM query_table('_snap_items__' || hex($table)) AS s, json_each(s._item) AS e
   WHERE s._snapshot_id = (SELECT a FROM ids)
   GROUP BY attribute
 ),
@@ -24,7 +16,7 @@ side_b AS (
   SELECT e.key AS attribute,
          string_agg(DISTINCT json_keys(e.value)[1], ',' ORDER BY json_keys(e.value)[1]) AS types,
          count(*) AS present
-  FROM query_table('_snap_items__' || $table) AS s, json_each(s._item) AS e
+  FROM query_table('_snap_items__' || hex($table)) AS s, json_each(s._item) AS e
   WHERE s._snapshot_id = (SELECT b FROM ids)
   GROUP BY attribute
 )

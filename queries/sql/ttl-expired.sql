@@ -15,7 +15,8 @@ WITH cfg AS (
 SELECT COLUMNS('^_[ps]k$'), expires_at
 FROM (
   SELECT *, to_timestamp(TRY_CAST(json_extract_string(_item,
-           '$."' || replace((SELECT attr FROM cfg), '"', '\"') || '".N') AS DOUBLE)) AS expires_at
+           '/' || replace(replace((SELECT attr FROM cfg), '~', '~0'), '/', '~1') || '/N')
+           AS DOUBLE)) AS expires_at
   FROM items
 )
 WHERE expires_at < (SELECT at_time FROM cfg)

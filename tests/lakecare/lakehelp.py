@@ -28,14 +28,24 @@ def make_snapshot(io: FileIO, *, when: datetime | None = None, items: int = 40,
     """A committed snapshot of ``items`` sample orders in ``parts`` parts, id dated ``when``."""
     when = when or datetime.now(UTC)
     writer = SnapshotWriter(io, table, layout.new_id(now=when), KEYS, options=options)
-    per_part = -(-items // parts)
-    for seq in range(parts):
-        chunk = list(orders(min(per_part, items - seq * per_part), start=start + seq * per_part))
+    for seq, chunk in enumerate(part_orders(items, parts, start)):
         if chunk:
             writer.write_part(layout.part_name(0, seq), encode_part(writer, chunk, KEYS))
     return writer.commit(source=Source(table, "scan"),
                          consistency=Consistency("fuzzy", iso(when), iso(when)),
                          table_description=description(table))
+
+
+def part_orders(items: int, parts: int, start: int = 0) -> list[list[dict[str, Any]]]:
+    """The sample orders of each part of :func:`make_snapshot` (same arguments)."""
+    per_part = -(-items // parts)
+    return [list(orders(max(0, min(per_part, items - seq * per_part)),
+                        start=start + seq * per_part)) for seq in range(parts)]
+
+
+def snapshot_orders(items: int, parts: int, start: int = 0) -> list[dict[str, Any]]:
+    """Every item :func:`make_snapshot` writes with these arguments."""
+    return [item for chunk in part_orders(items, parts, start) for item in chunk]
 
 
 def description(table: str = TABLE) -> dict[str, Any]:

@@ -10,10 +10,12 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from exporter.export_chain import ChainBrokenError, load_chain
+from exporter.export_chain import load_chain
 from exporter.import_export import import_export
+from exporter.incremental import micros
 from exporter.native import ConvertConfig
 from lake import catalog, layout
+from lake.coverage import coverage
 from lake.fileio import LocalFileIO
 from schemas.dynamo_json import parse_item, value_key
 from tests.native.conftest import T0, i1_lines, i2_lines, key_of
@@ -111,9 +113,9 @@ def test_orphans_in_the_shared_data_folder_are_never_read(builder: ExportBuilder
     assert sorted(r["_pk"] for r in changes(lake)) == ["user#3", "user#4"]
 
 
-def test_gap_in_the_chain_is_flagged_and_nothing_is_written(builder: ExportBuilder,
-                                                            bucket_dir: Path, lake_dir: Path,
-                                                            items: list[dict[str, Any]]) -> None:
+def test_gap_in_the_chain_is_imported_and_shown(builder: ExportBuilder, bucket_dir: Path,
+                                                lake_dir: Path,
+                                                items: list[dict[str, Any]]) -> None:
     lake = LocalFileIO(lake_dir)
     _full_then(builder, bucket_dir, lake, items)
     lines1, inserted = i1_lines(T0)
@@ -121,27 +123,37 @@ def test_gap_in_the_chain_is_flagged_and_nothing_is_written(builder: ExportBuild
     import_export(str(bucket_dir / i1.export_dir), lake, config=SERIAL)
     lines2, _ = i2_lines(T0 + 2 * W, items, inserted)
     late = builder.write(builder.incremental(lines2, start=T0 + 2 * W, end=T0 + 3 * W))
-    with pytest.raises(ChainBrokenError, match="gap in the incremental chain") as info:
-        import_export(str(bucket_dir / late.export_dir), lake, config=SERIAL)
-    assert "--mode native" in (info.value.hint or "")
-    assert len(changes(lake)) == 2
+    result = import_export(str(bucket_dir / late.export_dir), lake, config=SERIAL)
+    assert result.items == 3 and len(changes(lake)) == 5
+    hole = (micros(T0 + W), micros(T0 + 2 * W) - 1)
+    assert [(g.start_us, g.end_us, g.reason) for g in coverage(lake, "Orders").gaps] == [
+        (*hole, "no change log")]
+    assert any("has a gap from 2026-01-14T10:33:50.622+00:00 to "
+               "2026-01-14T10:48:50.621+00:00 (no change log)" in w for w in result.warnings)
     chain = load_chain(lake, "Orders")
-    assert chain is not None and chain.end == T0 + W
+    assert chain is not None and chain.end == T0 + 3 * W and len(chain.links) == 2
 
 
-def test_overlap_and_recreated_table_break_the_chain(builder: ExportBuilder, bucket_dir: Path,
-                                                     lake_dir: Path) -> None:
+def test_overlap_and_recreated_table_are_imported(builder: ExportBuilder, bucket_dir: Path,
+                                                  lake_dir: Path) -> None:
     lake = LocalFileIO(lake_dir)
     lines, _ = i1_lines(T0)
     first = builder.write(builder.incremental(lines, start=T0, end=T0 + W))
     import_export(str(bucket_dir / first.export_dir), lake, keys=KEYS, config=SERIAL)
     overlap = builder.write(builder.incremental([], start=T0 + W / 2, end=T0 + 2 * W))
-    with pytest.raises(ChainBrokenError, match="overlap"):
-        import_export(str(bucket_dir / overlap.export_dir), lake, keys=KEYS, config=SERIAL)
+    import_export(str(bucket_dir / overlap.export_dir), lake, keys=KEYS, config=SERIAL)
+    cov = coverage(lake, "Orders")
+    assert [(i.start_us, i.end_us) for i in cov.log] == [(micros(T0), micros(T0 + 2 * W) - 1)]
+    assert cov.gaps == ()
     builder.table_id = "00000000-0000-0000-0000-000000000000"
-    recreated = builder.write(builder.incremental([], start=T0 + W, end=T0 + 2 * W))
-    with pytest.raises(ChainBrokenError, match="re-created"):
-        import_export(str(bucket_dir / recreated.export_dir), lake, keys=KEYS, config=SERIAL)
+    recreated = builder.write(builder.incremental([], start=T0 + 2 * W, end=T0 + 3 * W))
+    import_export(str(bucket_dir / recreated.export_dir), lake, keys=KEYS, config=SERIAL)
+    at = micros(T0 + 2 * W)
+    gaps = coverage(lake, "Orders").gaps
+    assert [(g.start_us, g.end_us) for g in gaps] == [(at - 1, at - 1)]
+    assert gaps[0].reason.startswith("table re-created (tableId 4f1c2a9e-")
+    chain = load_chain(lake, "Orders")
+    assert chain is not None and chain.table_id == builder.table_id and len(chain.links) == 3
 
 
 def test_reconverting_an_incremental_is_idempotent(builder: ExportBuilder, bucket_dir: Path,

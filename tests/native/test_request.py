@@ -252,13 +252,20 @@ def test_without_export_time_dynamodb_picks_now(world: dict[str, Any]) -> None:
 
 
 def test_a_chain_older_than_the_pitr_window_is_rebaselined(world: dict[str, Any]) -> None:
-    from exporter.export_chain import Chain, save_chain
+    from exporter.import_export import import_export
     from lake.progress import RecordingListener
+
+    from .test_convert_full import KEYS
 
     ddb, lake, fake = world["ddb"], world["lake"], world["fake"]
     _enable_pitr(ddb)
     old = datetime.now(UTC) - timedelta(days=40)
-    save_chain(lake, Chain("Orders", None, old, None, old))
+    builder = ExportBuilder(S3Bucket(world["s3"], BUCKET), bucket_name=BUCKET,
+                            account="123456789012", region=REGION)
+    built = builder.write(builder.full(every_type_items(), export_time=old, prefix="old"))
+    import_export(f"s3://{BUCKET}/{built.export_dir}", lake, keys=KEYS, s3_client=world["s3"],
+                  config=ConvertConfig(workers=1))
+    assert load_chain(lake, "Orders") is not None
     listener = RecordingListener()
     results = export_incremental(ddb, world["s3"], lake, _config(),
                                  clock=FakeClock(datetime.now(UTC)), listener=listener)

@@ -36,8 +36,11 @@ def test_restore_of_a_native_snapshot_equals_the_source(aws: None, lake_dir: Pat
     items = [from_client(i) for i in scan_all(ddb, "Orders")]  # what DynamoDB would export
     built = builder.write(builder.full(items, export_time=T0, items_per_file=15, empty=2))
     result = import_export(f"s3://exports/{built.export_dir}", load_file_io(str(lake_dir)),
-                           ddb=ddb, s3_client=s3, config=ConvertConfig(workers=1))
-    assert result.items == 43
+                           client_for=lambda region: session.client("dynamodb",
+                                                                    region_name=region),
+                           s3_client=s3, config=ConvertConfig(workers=1))
+    assert result.items == 43 and result.description == f"DescribeTable {builder.table_arn}"
+    assert result.warnings == ()
     restored = restore(RestoreConfig(lake=str(lake_dir), target="Orders-restored", threads=2),
                        session=session)
     assert restored.ok and restored.written == 43

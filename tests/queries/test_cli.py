@@ -78,7 +78,7 @@ def test_print_setup_feeds_plain_duckdb(local_case: LakeCase, capsys: Any) -> No
     for statement in out.split(";\n"):
         if statement.strip():
             con.execute(statement)
-    assert con.sql("SELECT count(*) FROM items").fetchone() == (38,)
+    assert con.sql("SELECT count(*) FROM items").fetchall() == [(38,)]
 
 
 def test_print_setup_redacts_s3_secrets(s3_case: LakeCase, capsys: Any) -> None:
@@ -91,7 +91,7 @@ def test_print_setup_redacts_s3_secrets(s3_case: LakeCase, capsys: Any) -> None:
     for statement in out.split(";\n"):
         if statement.strip():
             con.execute(statement)
-    assert con.sql("SELECT count(*) FROM items").fetchone() == (38,)
+    assert con.sql("SELECT count(*) FROM items").fetchall() == [(38,)]
 
 
 def test_query_on_s3_lake(s3_case: LakeCase, capsys: Any) -> None:

@@ -76,7 +76,7 @@ def test_diff_and_snapshot_items(local_case: LakeCase) -> None:
             "SELECT _pk, _change, CAST(_old AS VARCHAR), CAST(_new AS VARCHAR) "
             "FROM diff(?, ?)", [a, b]).fetchall()
         assert {(r[0],): tuple(r[1:]) for r in rows} == want
-        count = s.connection.execute("SELECT count(*) FROM snapshot_items(?)", [a]).fetchone()
+        [count] = s.connection.execute("SELECT count(*) FROM snapshot_items(?)", [a]).fetchall()
         assert count == (len(old),)
 
 
@@ -130,7 +130,7 @@ def test_print_setup_runs_in_a_plain_duckdb(any_case: LakeCase) -> None:
     con = duckdb.connect()
     for statement in statements:
         con.execute(statement)
-    got = con.sql("SELECT count(*) FROM as_of('orders', '2026-11-10 09:00:47Z')").fetchone()
+    [got] = con.sql("SELECT count(*) FROM as_of('orders', '2026-11-10 09:00:47Z')").fetchall()
     assert got == (want["n"][0].as_py(),)
     ts = T0 + timedelta(seconds=47)
     assert got == (len(any_case.history.state_at(ts)),)

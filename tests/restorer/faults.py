@@ -108,3 +108,27 @@ class Throttler:
                     self.calls += 1
                     return ddb_error(request, 400, "ProvisionedThroughputExceededException")
         return None
+
+
+class LostResponses:
+    """The request reaches the service and is applied; its response is lost on the way
+    back (a connection reset after the write), so botocore sends it again. In-process moto
+    only: the handler applies the request through moto's own stub before failing.
+    ``lose(body)`` picks the requests whose first response is lost."""
+
+    def __init__(self, lose: Any) -> None:
+        self.lose, self.lost, self.calls = lose, 0, 0
+        self._seen: set[bytes] = set()
+
+    def __call__(self, request: Any, **kwargs: Any) -> Any:
+        from moto.core.models import botocore_stubber
+
+        self.calls += 1
+        body = bytes(request.body or b"")
+        if body in self._seen or not self.lose(body):
+            return None
+        self._seen.add(body)
+        answer = botocore_stubber(event_name=kwargs.get("event_name", ""), request=request)
+        assert answer is not None and answer.status_code == 200, "the write was not applied"
+        self.lost += 1
+        raise ConnectionClosedError(endpoint_url=request.url)

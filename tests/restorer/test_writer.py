@@ -10,7 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from restorer.config import RetryPolicy
-from restorer.writer import BatchWriter, WcuBudget
+from restorer.writer import BatchWriter
+from runtime.capacity import TokenBucket
 from schemas.dynamo_json import to_client
 from schemas.errors import AwsError
 from schemas.keys import KeyAttribute, KeySchema
@@ -128,7 +129,8 @@ def test_wcu_budget_paces_writes() -> None:
         slept.append(s)
         now[0] += s
 
-    budget = WcuBudget(10.0, clock=lambda: now[0], sleep=sleep)
-    for _ in range(5):
-        budget.acquire(10)
-    assert sum(slept) == pytest.approx(4.0)  # 50 units at 10/s with one second of burst
+    budget = TokenBucket(10.0, clock=lambda: now[0], sleep=sleep)
+    out = _writer(Recorder(), budget=budget).write(_texts([str(i) for i in range(50)]))
+    assert out.written == 50
+    # two batches of 25 one-unit items at 10 WCU/s with one second of burst: 1.5 s + 2.5 s
+    assert slept == pytest.approx([1.5, 2.5])

@@ -20,11 +20,12 @@ from multiprocessing.context import BaseContext
 def worker_context(preload: Sequence[str]) -> BaseContext:
     """The context to start workers with; ``preload`` names the modules they need. There is
     one fork server per process: the first pool's ``preload`` is what it imports; workers
-    of later pools import what else they need themselves."""
+    of later pools import what else they need themselves. The fork server also imports
+    :mod:`runtime.forkserver_guard`, so that it ends with this process."""
     if sys.platform != "linux":
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(preload))
+    context.set_forkserver_preload(["runtime.forkserver_guard", *preload])
     return context
 
 

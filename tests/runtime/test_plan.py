@@ -1,4 +1,5 @@
-"""Planning the per-file worker pool: heaviest files first, no idle processes."""
+"""Planning units (heaviest files first, no idle processes), and workers that see the
+environment of each run."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import os
 
 import pytest
 
-from exporter.file_pool import plan, run_tasks
+from runtime.executor import Kit, plan
+from runtime.local import LocalExecutor
 
 
 def test_heaviest_first_and_one_worker_per_file_with_items() -> None:
@@ -23,7 +25,7 @@ def test_never_more_than_asked_and_never_none() -> None:
     assert plan([9, 0, 0], lambda n: n, 4)[1] == 1  # one file with items: no pool at all
 
 
-def environment_variable(name: str) -> str | None:
+def environment_variable(name: str, kit: Kit) -> str | None:
     return os.environ.get(name)
 
 
@@ -32,7 +34,7 @@ def test_workers_see_the_environment_of_each_run(monkeypatch: pytest.MonkeyPatch
     endpoint, a profile), as spawned workers did."""
     for value in ("one", "two"):
         monkeypatch.setenv("DDBLAKE_POOL_MARK", value)
-        seen = run_tasks(environment_variable, ["DDBLAKE_POOL_MARK"] * 3, workers=2)
+        seen = LocalExecutor(2).map(environment_variable, ["DDBLAKE_POOL_MARK"] * 3)
         assert set(seen) == {value}
     monkeypatch.delenv("DDBLAKE_POOL_MARK")
-    assert set(run_tasks(environment_variable, ["DDBLAKE_POOL_MARK"] * 2, workers=2)) == {None}
+    assert set(LocalExecutor(2).map(environment_variable, ["DDBLAKE_POOL_MARK"] * 2)) == {None}

@@ -1,17 +1,19 @@
-"""The shared token bucket, with a fake clock (moto always reports 1.0 consumed)."""
+"""The one capacity limiter (a token bucket shared by every worker of a run), with a fake
+clock; the export charges it (moto always reports 1.0 consumed)."""
 
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-import exporter.scan_export as scan_export
 from exporter import ExportConfig, export_table
-from exporter.ratelimit import TokenBucket
+from runtime.capacity import Budgets, TokenBucket
+from runtime.executor import SerialExecutor
 from tests.helpers import REGION, create_table, put_items
 
 
@@ -58,9 +60,27 @@ def _consume_in_child(bucket: TokenBucket, units: float) -> None:
     bucket.consume(units)
 
 
+def test_take_paces_costs_known_in_advance() -> None:
+    fake = FakeTime()
+    bucket = TokenBucket(10.0, clock=fake.clock, sleep=fake.sleep)
+    for _ in range(5):
+        bucket.take(10)
+    assert sum(fake.slept) == pytest.approx(4.0)  # 50 units at 10/s with one second of burst
+
+
+def test_a_bucket_of_one_process_refuses_to_travel() -> None:
+    with pytest.raises(TypeError, match="multiprocessing context"):
+        pickle.dumps(TokenBucket(1.0))
+
+
+def test_budgets_are_positive() -> None:
+    with pytest.raises(ValueError, match="write budget"):
+        Budgets(write=0)
+
+
 def test_bucket_is_shared_with_worker_processes() -> None:
-    bucket = TokenBucket(1.0, burst=1000.0)
     ctx = multiprocessing.get_context("spawn")
+    bucket = TokenBucket(1.0, burst=1000.0, context=ctx)
     children = [ctx.Process(target=_consume_in_child, args=(bucket, 300.0)) for _ in range(2)]
     for child in children:
         child.start()
@@ -70,21 +90,14 @@ def test_bucket_is_shared_with_worker_processes() -> None:
     assert bucket.balance < 1000.0 - 600.0 + 60.0
 
 
-def test_export_charges_consumed_capacity(ddb: Any, lake_dir: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_charges_consumed_capacity(ddb: Any, lake_dir: Path) -> None:
     create_table(ddb, "limited")
     put_items(ddb, "limited", [{"pk": {"S": f"k{i}"}} for i in range(40)])
     fake = FakeTime()
-    made: list[TokenBucket] = []
-
-    def fake_bucket(rate: float) -> TokenBucket:
-        made.append(TokenBucket(rate, clock=fake.clock, sleep=fake.sleep))
-        return made[-1]
-
-    monkeypatch.setattr(scan_export, "TokenBucket", fake_bucket)
     config = ExportConfig(table="limited", lake=str(lake_dir), workers=1, segments=2,
                           page_limit=4, max_rcu=0.5)
-    result = export_table(config, session=boto3.Session(region_name=REGION))
+    result = export_table(config, session=boto3.Session(region_name=REGION),
+                          executor=SerialExecutor(clock=fake.clock, sleep=fake.sleep))
     pages = result.stats["pages"]
     assert pages >= 10 and result.consumed_rcu == pytest.approx(pages * 1.0)  # moto: 1.0/page
     # every page costs 1 RCU at 0.5 RCU/s: the export waited about 2 s per page

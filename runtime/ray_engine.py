@@ -1,0 +1,266 @@
+"""Units on a Ray cluster (``--engine ray``; ``pip install 'ddblake[ray]'``).
+
+**Finding Ray** as Ray users expect: an existing connection in this process; else
+``RAY_ADDRESS``; else ``ray.init``'s own discovery (the latest ``ray start`` on this
+machine); else a local Ray started for this run, on the loopback interface only
+(``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``), stopped when the tool exits.
+
+**Units** are sent as Ray tasks with the runtime's policy (:mod:`runtime.executor`), except
+that at most ``workers`` are in flight, not twice that: a submitted Ray task starts as soon as
+the cluster has a CPU for it, so ``workers`` is the number of units running at once, as with
+local processes. Tasks are spread over the nodes, results come in completion order, and
+the first error cancels the rest. A task whose worker or node is lost is retried by Ray
+(:data:`MAX_RETRIES`); units are idempotent, so a retry leaves the same result. A unit's
+DdbLakeError is returned as a value and never retried. Progress is reported per unit when
+it finishes (a retried attempt's progress is never counted twice), with the node it ran on.
+
+**AWS settings** travel with each task: the region and endpoint variables of the driver's
+environment (:data:`FORWARDED`), never its credentials. Workers find credentials where
+their node has them (an instance profile, EKS Pod Identity or IRSA, the node's environment),
+as boto3 does anywhere (docs/cluster.md).
+
+**The capacity limiter** is one Ray actor per budget holding the run's token bucket
+(:class:`runtime.capacity.TokenBucket`). Workers lease tokens from it in slices of
+:data:`LEASE_S` seconds of the rate (or what one request needs) and spend them locally,
+so the actor sees a few calls per second per worker, not one per request. Leased tokens are
+charged when leased, so leasing lets no more through than the bucket itself: over any ``t``
+seconds the whole cluster spends at most ``rate * t + burst`` plus one request per worker
+(the debt a Scan page may run into before its cost is known), the same bound as on one
+machine. A per-worker share (rate / workers) was rejected: its bound holds, but a worker
+idle between units wastes its share and the cluster's number of workers changes.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import importlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from runtime.capacity import Budgets, TokenBucket
+from runtime.executor import (
+    EngineUnavailable,
+    Kit,
+    Progress,
+    guarded,
+    new_run_id,
+    unwrap,
+)
+
+
+def _load() -> Any:
+    try:
+        return importlib.import_module("ray")
+    except ImportError:
+        return None
+
+
+ray: Any = _load()
+
+T = TypeVar("T")
+R = TypeVar("R")
+MAX_RETRIES = 3
+LEASE_S = 0.1
+POLL_S = 0.25
+FORWARDED = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_USE_FIPS_ENDPOINT",
+             "AWS_USE_DUALSTACK_ENDPOINT", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE")
+INSTALL_HINT = "pip install 'ddblake[ray]' (or pip install ray), or use --engine local"
+
+
+def require_ray() -> Any:
+    if ray is None:
+        raise EngineUnavailable("--engine ray needs Ray, which is not installed here",
+                                hint=INSTALL_HINT)
+    return ray
+
+
+def connect() -> str:
+    """Connect this process to Ray; return how (``connected``, ``address``, ``discovered``,
+    ``local``)."""
+    ray_ = require_ray()
+    if ray_.is_initialized():
+        return "connected"
+    options = {"log_to_driver": False, "configure_logging": False}
+    if os.environ.get("RAY_ADDRESS"):
+        ray_.init(**options)
+        return "address"
+    with contextlib.suppress(ConnectionError):
+        ray_.init(address="auto", **options)
+        return "discovered"
+    loopback_only()
+    ray_.init(include_dashboard=False, **options)
+    return "local"
+
+
+def loopback_only() -> None:
+    """Make a Ray started from this process listen and connect on 127.0.0.1 only (what Ray
+    does on macOS and Windows): a run's own Ray serves no other machine. Ray reads the
+    setting when it is imported, and its processes read the environment."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    constants = getattr(getattr(require_ray(), "_private", None), "ray_constants", None)
+    if constants is not None and hasattr(constants, "ENABLE_RAY_CLUSTER"):
+        constants.ENABLE_RAY_CLUSTER = False
+
+
+def _forwarded(name: str) -> bool:
+    return name in FORWARDED or name.startswith("AWS_ENDPOINT_URL_")
+
+
+def forwarded_environ() -> dict[str, str]:
+    """The driver's AWS settings that workers take (no credentials, no profile: a profile
+    names files on this machine; the task carries an explicit --profile)."""
+    return {k: v for k, v in os.environ.items() if _forwarded(k)}
+
+
+_NODE_SETTINGS: list[dict[str, str]] = []
+
+
+def adopt_settings(environ: dict[str, str]) -> None:
+    """On a worker: the node's own settings as they were when the worker first ran a unit,
+    then the driver's (so that a setting of an earlier run does not stay behind)."""
+    if not _NODE_SETTINGS:
+        _NODE_SETTINGS.append({k: v for k, v in os.environ.items() if _forwarded(k)})
+    for name in [k for k in os.environ if _forwarded(k)]:
+        del os.environ[name]
+    os.environ.update(_NODE_SETTINGS[0])
+    os.environ.update(environ)
+
+
+def node_label() -> str:
+    context = ray.get_runtime_context()
+    return f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:8]}"
+
+
+def _run_unit(fn: Callable[[T, Kit], R], task: T, kit: Kit) -> tuple[Any, str, list[int]]:
+    """On a Ray worker: the driver's AWS settings, then the unit."""
+    adopt_settings(kit.environ or {})
+    kit.freeze = True
+    outcome = guarded(fn, task, kit)
+    return outcome, node_label(), kit.counted
+
+
+class BucketActor:
+    """The run's token bucket, in one place for the whole cluster."""
+
+    def __init__(self, rate: float) -> None:
+        self._bucket = TokenBucket(rate)
+        self.leased = 0.0
+
+    def lease(self, units: float) -> float:
+        """Grant ``units`` (0 returned) if the balance is positive, else say how long to
+        wait before asking again."""
+        wait = self._bucket.wait_time()
+        if wait > 0:
+            return wait
+        self._bucket.consume(units)
+        self.leased += units
+        return 0.0
+
+    def total(self) -> float:
+        return self.leased
+
+
+class LeasedBucket:
+    """A worker's view of a :class:`BucketActor`: the :class:`runtime.capacity.Limiter`
+    interface, spending tokens leased from the actor."""
+
+    def __init__(self, actor: Any, rate: float) -> None:
+        self._actor = actor
+        self._slice = max(1.0, rate * LEASE_S)
+        self._have = 0.0
+        self._lock = threading.Lock()
+
+    def _refill(self, *, strict: bool) -> float:
+        waited = 0.0
+        with self._lock:
+            while self._have < 0 or (strict and self._have == 0):
+                units = max(self._slice, -self._have + 1e-9)
+                wait = float(ray.get(self._actor.lease.remote(units)))
+                if wait == 0:
+                    self._have += units
+                else:
+                    time.sleep(wait)
+                    waited += wait
+        return waited
+
+    def acquire(self) -> float:
+        return self._refill(strict=True)
+
+    def consume(self, units: float) -> None:
+        with self._lock:
+            self._have -= units
+
+    def take(self, units: float) -> float:
+        self.consume(units)
+        return self._refill(strict=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"actor": self._actor, "slice": self._slice}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._actor, self._slice = state["actor"], state["slice"]
+        self._have = 0.0
+        self._lock = threading.Lock()
+
+
+class RayExecutor:
+    engine = "ray"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.how = connect()
+        self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.nodes: collections.Counter[str] = collections.Counter()
+        self._remote = ray.remote(_run_unit).options(
+            max_retries=MAX_RETRIES, retry_exceptions=False, scheduling_strategy="SPREAD")
+        self._actor = ray.remote(BucketActor).options(num_cpus=0)
+
+    def map(self, fn: Callable[[T, Kit], R], tasks: Iterable[T], *,
+            budgets: Budgets | None = None, progress: Progress | None = None,
+            preload: Sequence[str] = (), seeds: dict[str, Any] | None = None) -> Iterator[R]:
+        budgets = budgets or Budgets()
+        actors = {name: self._actor.remote(rate) for name, rate
+                  in (("read", budgets.read), ("write", budgets.write)) if rate}
+        kit = Kit(new_run_id(), environ=forwarded_environ(),
+                  **{name: LeasedBucket(actor, getattr(budgets, name))
+                     for name, actor in actors.items()})
+        kit_ref = ray.put(kit)
+        pending: list[Any] = []
+        source = iter(tasks)
+        try:
+            self._fill(fn, source, kit_ref, pending)
+            while pending:
+                done, _ = ray.wait(pending, num_returns=1, timeout=POLL_S)
+                for ref in done:
+                    pending.remove(ref)
+                    outcome, node, counted = ray.get(ref)
+                    if progress is not None and any(counted):
+                        progress(*counted)
+                    self.nodes[node] += 1
+                    yield unwrap(outcome)
+                self._fill(fn, source, kit_ref, pending)
+        except BaseException:
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref)
+            with contextlib.suppress(Exception):
+                ray.wait(pending, num_returns=len(pending), timeout=10)
+            raise
+        finally:
+            for actor in actors.values():
+                with contextlib.suppress(Exception):
+                    ray.kill(actor)
+
+    def _fill(self, fn: Callable[[T, Kit], R], source: Iterator[T], kit_ref: Any,
+              pending: list[Any]) -> None:
+        while len(pending) < self.workers:
+            task = next(source, _END)
+            if task is _END:
+                return
+            pending.append(self._remote.remote(fn, task, kit_ref))
+
+
+_END: Any = object()
