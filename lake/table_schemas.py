@@ -22,12 +22,11 @@ from schemas.table_schema import (
     parse_table_schema,
 )
 
-SCHEMA_DIR = "schema"
 _ATTEMPTS = 8
 
 
 def schema_key(table: str, schema_id: int) -> str:
-    return layout.table_key(table, f"{SCHEMA_DIR}/{schema_id:08d}.json")
+    return layout.table_schema(table, schema_id)
 
 
 def load_schema(io: FileIO, table: str, schema_id: int) -> TableSchema:
@@ -41,7 +40,7 @@ def load_schema(io: FileIO, table: str, schema_id: int) -> TableSchema:
 
 def latest_schema(io: FileIO, table: str) -> TableSchema | None:
     """The table's newest schema, or None when it has none yet."""
-    prefix = layout.table_key(table, SCHEMA_DIR + "/")
+    prefix = layout.table_schemas_prefix(table)
     ids = []
     for info in io.iter_objects(prefix):
         name = info.key[len(prefix):]

@@ -192,14 +192,15 @@ def checked_parts(raw: Any, *, under: str) -> tuple[PartInfo, ...]:
 
 def _build(d: dict[str, Any]) -> Manifest:
     parts = checked_parts(d["parts"], under="data")
+    snapshot_id = names.lake_id(d["snapshot_id"], what="snapshot_id")
+    table = names.table_name(d["table"], what="table")
     keys = KeySchema.from_dict(d["key_schema"])
     schema = _check_schema(d, keys)
     totals = Totals.from_dict(d["totals"])
     if sum(p.rows for p in parts) != totals.items:
         raise ValueError("totals.items differs from the sum of part rows")
     return Manifest(
-        snapshot_id=names.lake_id(d["snapshot_id"], what="snapshot_id"),
-        table=names.table_name(d["table"], what="table"), created_at=str(d["created_at"]),
+        snapshot_id=snapshot_id, table=table, created_at=str(d["created_at"]),
         tool_version=str(d["tool"]["version"]), source=Source.from_dict(d["source"]),
         consistency=Consistency.from_dict(d["consistency"]),
         key_schema=keys, table_description=dict(d["table_description"]), parts=parts,
