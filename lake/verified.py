@@ -29,13 +29,13 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from lake import layout
 from lake.fileio import FileIO, ObjectInfo, WriteOptions
 from lake.progress import NullListener, ProgressListener
+from runtime.threads import bounded_map
 from schemas.changes import parse_change_batch
 from schemas.errors import (
     ArchivedError,
@@ -224,32 +224,33 @@ class VerifiedLake(FileIO):
         task = "verify parts"
         listener.started(task, total=sum(e.bytes for e, _ in todo), unit="bytes")
         stop = threading.Event()
+        errors: list[BaseException] = []
 
-        def one(expected: Expected, path: Path) -> Expected:
-            fetch_verified(self.inner, expected, path, lambda _n: _stop_if(stop))
+        def one(item: tuple[Expected, Path]) -> Expected:
+            expected, path = item
+            try:
+                fetch_verified(self.inner, expected, path, lambda _n: _stop_if(stop))
+            except _Stopped:
+                raise
+            except BaseException as e:  # the first real error stops the other downloads
+                with self._lock:
+                    errors.append(e)
+                stop.set()
+                raise
             with self._lock:
                 self._verified.add(path)
             return expected
 
-        first: BaseException | None = None
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(todo))) as pool:
-            futures = [pool.submit(one, e, p) for e, p in todo]
-            try:
-                for future in as_completed(futures):
-                    error = None if future.cancelled() else future.exception()
-                    if error is None and not future.cancelled():
-                        done = future.result().bytes
-                        listener.advanced(task, done, bytes=done)
-                    elif error is not None and first is None:
-                        first = error
-                        stop.set()
-                        for other in futures:
-                            other.cancel()
-            finally:  # after an error or Ctrl-C, downloads still running stop at a chunk
-                stop.set()
-                listener.finished(task)
-        if first is not None:
-            raise first
+        try:
+            for expected in bounded_map(one, todo, min(self.workers, len(todo))):
+                listener.advanced(task, expected.bytes, bytes=expected.bytes)
+        except BaseException:
+            if errors:  # not a download that stopped because another one failed
+                raise errors[0] from None
+            raise
+        finally:  # after an error or Ctrl-C, downloads still running stop at a chunk
+            stop.set()
+            listener.finished(task)
         return sum(e.bytes for e, _ in todo)
 
     def _checked(self, key: str) -> Expected:

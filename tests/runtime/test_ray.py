@@ -58,5 +58,8 @@ def test_one_budget_holds_across_both_nodes(ray_executor: object, tmp_path: Path
     # the burst, and one lease slice (0.1 s of the rate) granted on a balance just above 0
     assert len(times) == 60 and overshoot(times, 20.0) <= 20.0 + 20.0 * LEASE_S + 1, \
         overshoot(times, 20.0)
-    assert max(times) - min(times) >= (60 - 20 - 1) / 20 - 0.05
+    # Workers stamp a spend after the actor's reply, so the first stamp comes one lease round
+    # trip after the bucket's first grant (up to ~0.1 s on a loaded 2-core machine); without
+    # the budget the 60 spends take a few milliseconds.
+    assert max(times) - min(times) >= (60 - 20 - 1) / 20 - 0.15
     assert len(ray_executor.nodes) == 2  # type: ignore[attr-defined]

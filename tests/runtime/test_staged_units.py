@@ -18,6 +18,8 @@ from schemas.dynamo_json import from_client, value_key
 from tests.helpers import create_table, scan_all
 from tests.restorer.lakehelp import snapshot_items
 
+RID = "20261207T120000Z-0a1b2c3d"  # a restore id as ddblake makes them (layout checks names)
+
 
 def test_units_read_their_rows_from_the_lake(ddb: Any, tmp_path: Path) -> None:
     create_table(ddb, "stsrc", sk=("sk", "S"))
@@ -31,16 +33,16 @@ def test_units_read_their_rows_from_the_lake(ddb: Any, tmp_path: Path) -> None:
     spool = Spool(3, tmp_path / "spool")
     assert spool.fill(query) == 90
     query.close()
-    stage(spool, io, "stsrc", "r1", [0, 1, 2])
+    stage(spool, io, "stsrc", RID, [0, 1, 2])
     spool.close()
     for unit in range(3):
         (tmp_path / "spool" / f"unit-{unit:05d}.arrows").unlink()  # not on this "machine"
     keys = catalog.load_manifest(io, "stsrc", catalog.snapshot_ids(io, "stsrc")[0]).key_schema
-    ctx = UnitContext(config, "stsrc", "r1", keys.to_dict(), None,
+    ctx = UnitContext(config, "stsrc", RID, keys.to_dict(), None,
                       str(tmp_path / "missing"), 0.0, staged=True)
     written = sum(write_unit(ctx, unit, client=ddb, io=io).written for unit in range(3))
     assert written == 90
     assert {value_key(from_client(i)) for i in scan_all(ddb, "stdst")} == \
         {value_key(i) for i in items}
-    unstage(io, "stsrc", "r1")
-    assert not list(io.iter_objects(layout.restore_spool_prefix("stsrc", "r1")))
+    unstage(io, "stsrc", RID)
+    assert not list(io.iter_objects(layout.restore_spool_prefix("stsrc", RID)))
