@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,9 @@ def sql_items(tmp: Path, batch: list[dict[str, Any]], schema: Any) -> list[tuple
 
     builder = RowPartBuilder(schema)
     builder.add_all(copied(batch))
-    path = tmp / "part.parquet"
+    # A new name each call: DuckDB's external file cache (on by default) may serve an
+    # earlier example's bytes for a file rewritten at the same path within its mtime.
+    path = tmp / f"part-{uuid.uuid4().hex}.parquet"
     path.write_bytes(parquet_bytes(builder.build().table))
     columns = ", ".join(snapshot_columns(schema))
     sql = f"SELECT CAST(_item AS VARCHAR), _item_hash FROM (SELECT {columns} FROM " \
