@@ -50,11 +50,14 @@ class ExportConfig:
     lock_mode: str | None = None
     lock_days: int | None = None
     engine: str = "local"  # runtime.executor.ENGINES: local worker processes, or Ray
+    lake_format: int = 2  # docs/decisions/005-lake-format-2.md; 1 writes the old format
 
     def __post_init__(self) -> None:
         check_table_name(self.table)
         if self.engine not in ("local", "ray"):
             raise UsageError(f"unknown engine {self.engine!r}", hint="use --engine local or ray")
+        if self.lake_format not in (1, 2):
+            raise UsageError(f"lake_format must be 1 or 2, not {self.lake_format!r}")
         if not self.lake:
             raise UsageError("no lake given", hint="pass --lake PATH or --lake s3://BUCKET/PREFIX")
         _check_range("segments", self.segments, 1, MAX_SEGMENTS)

@@ -25,16 +25,17 @@ from exporter.export_reader import (
     local_copy,
     verify_md5,
 )
+from exporter.parts import Builder, PartsDone, add_to, build_part, new_builder, record, unit_schema
 from lake import layout
 from lake.fileio import FileIO, load_file_io
 from lake.progress import NullListener, ProgressListener
+from lake.table_schemas import latest_schema
 from lake.writers import SnapshotWriter
 from runtime.executor import Kit, make_executor, plan
-from schemas.codec import PartBuilder
 from schemas.errors import CorruptDataError, UsageError
 from schemas.keys import KeySchema
-from schemas.manifest import Consistency, Manifest, PartInfo, Source, parse_manifest
-from schemas.projection import ColumnDecision
+from schemas.manifest import Consistency, Manifest, Source, parse_manifest
+from schemas.table_schema import empty_schema
 
 TASK = "convert"
 # What the fork server imports for the workers (runtime.arrow_warmup: pyarrow's pandas shim).
@@ -52,8 +53,11 @@ class ConvertConfig:
     profile: str | None = None
     region: str | None = None
     engine: str = "local"
+    lake_format: int = 2  # docs/decisions/005-lake-format-2.md
 
     def __post_init__(self) -> None:
+        if self.lake_format not in (1, 2):
+            raise UsageError(f"lake_format must be 1 or 2, not {self.lake_format!r}")
         if self.engine not in ("local", "ray"):
             raise UsageError(f"unknown engine {self.engine!r}", hint="use --engine local or ray")
         if self.workers < 1:
@@ -74,12 +78,13 @@ class FileTask:
     snapshot_id: str
     keys: KeySchema
     config: ConvertConfig
+    schema_id: int | None = None  # format 2: the table's schema (None: a new table)
 
 
 @dataclass
 class FileResult:
     index: int
-    parts: list[tuple[PartInfo, list[ColumnDecision]]]
+    done: PartsDone
     items: int
     item_bytes: int
     gzip_bytes: int
@@ -123,28 +128,30 @@ def convert_file(source: FileIO, lake: FileIO, task: FileTask) -> FileResult:
     data_file = task.data_file
     uri = source.full_uri(data_file.key)
     writer = SnapshotWriter(lake, task.table, task.snapshot_id, task.keys)
-    result = FileResult(task.index, [], 0, 0, 0)
+    result = FileResult(task.index, PartsDone(), 0, 0, 0)
     limit = task.config.part_item_bytes
+    fmt = task.config.lake_format
     with local_copy(source, data_file.key) as path:
         result.gzip_bytes = verify_md5(path, data_file, uri)
-        builder = PartBuilder(task.keys)
+        builder = new_builder(fmt, task.table, task.keys,
+                              unit_schema(lake, task.table, task.schema_id))
         names = task.keys.names
         for number, line in enumerate(iter_lines(path, uri), 1):
             builder.add(_item_of(line, uri, number, names))
             if builder.item_bytes >= limit:
-                _flush(writer, builder, task, result)
-                builder = PartBuilder(task.keys)
+                _flush(lake, writer, builder, task, result)
+                builder = new_builder(fmt, task.table, task.keys, writer.schema)
         if len(builder):
-            _flush(writer, builder, task, result)
+            _flush(lake, writer, builder, task, result)
     data_file.check_count(uri, result.items)
     return result
 
 
-def _flush(writer: SnapshotWriter, builder: PartBuilder, task: FileTask,
+def _flush(lake: FileIO, writer: SnapshotWriter, builder: Builder, task: FileTask,
            result: FileResult) -> None:
-    part = builder.build()
-    info = writer.write_part(layout.part_name(task.index, len(result.parts)), part)
-    result.parts.append((info, part.columns))
+    part = build_part(lake, writer, builder)
+    info = writer.write_part(layout.part_name(task.index, len(result.done.parts)), part)
+    record(result.done, info, part)
     result.items += part.rows
     result.item_bytes += part.item_bytes
 
@@ -196,20 +203,23 @@ def convert_full(export: Export, source: FileIO, lake: FileIO, *, keys: KeySchem
         listener.message(f"export {info.export_id} is already snapshot {snapshot_id}")
         return parse_manifest(lake.read(existing), what=lake.full_uri(existing)), False
     writer = SnapshotWriter(lake, table, snapshot_id, keys)
-    tasks, workers = plan([FileTask(i, f, source.uri, lake.uri, table, snapshot_id, keys, config)
-                           for i, f in enumerate(export.files)],
+    latest = latest_schema(lake, table) if config.lake_format == 2 else None
+    schema_id = latest.schema_id if latest else None
+    tasks, workers = plan([FileTask(i, f, source.uri, lake.uri, table, snapshot_id, keys, config,
+                                    schema_id) for i, f in enumerate(export.files)],
                           lambda task: task.data_file.item_count, config.workers)
     executor = make_executor(config.engine, workers)
     listener.started(TASK, total=float(info.item_count), unit="items")
     item_bytes = gzip_bytes = 0
     for result in executor.map(convert_file_unit, tasks, preload=WORKER_MODULES,
                                seeds=seeds(source, lake)):
-        for part_info, columns in result.parts:
-            writer.add(part_info, columns)
+        add_to(writer, result.done)
         item_bytes += result.item_bytes
         gzip_bytes += result.gzip_bytes
         listener.advanced(TASK, result.items, bytes=float(result.gzip_bytes))
     listener.finished(TASK)
+    if config.lake_format == 2 and writer.schema is None:  # no part at all
+        writer.schema = latest or empty_schema(table, keys)
     at = iso_us(info.export_time or info.start_time)  # type: ignore[arg-type]
     manifest = writer.commit(
         source=Source(table_name=table, method="export", table_arn=info.table_arn,

@@ -18,10 +18,12 @@ from typing import Any
 
 from exporter.config import ExportConfig, ExportResult
 from exporter.describe import describe_table
+from exporter.parts import add_to, unit_schema
 from exporter.segment import SegmentResult, SegmentTask, scan_unit
 from exporter.state import (
     RunState,
     delete_state,
+    load_checkpoint,
     load_run,
     lock_export,
     pending_exports,
@@ -35,6 +37,7 @@ from lake.fileio import FileIO, WriteOptions, load_file_io
 from lake.joblock import JobLock
 from lake.locks import export_options
 from lake.progress import NullListener, ProgressListener
+from lake.table_schemas import latest_schema
 from lake.writers import SnapshotWriter, utc_now
 from runtime.capacity import Budgets
 from runtime.executor import Executor, make_executor
@@ -42,6 +45,7 @@ from runtime.processes import prestart
 from schemas.errors import BusyError, NotFoundError, UsageError
 from schemas.keys import KeySchema
 from schemas.manifest import Consistency, Manifest, Source
+from schemas.table_schema import empty_schema
 
 TASK = "export"
 
@@ -99,8 +103,10 @@ def _new_run(io: FileIO, config: ExportConfig, session: Any,
     ddb = make_client("dynamodb", session)
     description = describe_table(ddb, config.table)
     segments = config.resolve_segments(description.get("TableSizeBytesEstimate"), workers)
+    latest = latest_schema(io, config.table) if config.lake_format == 2 else None
     run = RunState(layout.new_id(), config.table, segments, config.consistent_read, utc_now(),
-                   KeySchema.from_description(description), description)
+                   KeySchema.from_description(description), description, config.lake_format,
+                   latest.schema_id if latest else None)
     lock = lock_export(io, run.table, run.snapshot_id)  # held before any state exists
     try:
         save_run(io, run)
@@ -159,10 +165,11 @@ def _locked_run(io: FileIO, config: ExportConfig, snapshot_id: str) -> RunState 
 def _scan(io: FileIO, config: ExportConfig, run: RunState, executor: Executor, session: Any,
           listener: ProgressListener) -> list[SegmentResult]:
     options = getattr(io, "options", None)
+    schema_id = _schema_id(io, run)
     tasks = [SegmentTask(config.lake, run.table, run.snapshot_id, n, run.segments, run.keys,
                          run.consistent_read, config.target_part_bytes,
                          config.retry_deadline_s, config.page_limit, config.profile,
-                         config.region, options)
+                         config.region, options, run.lake_format, schema_id)
              for n in range(run.segments)]
 
     def report(items: int, nbytes: int) -> None:
@@ -175,6 +182,16 @@ def _scan(io: FileIO, config: ExportConfig, run: RunState, executor: Executor, s
                                  seeds={"session": session, "lake": io}))
     finally:
         listener.finished(TASK)
+
+
+def _schema_id(io: FileIO, run: RunState) -> int | None:
+    """The schema every segment writes against: the table's when the export began; for a
+    new table, the one its first part created (a resumed run reads it from a checkpoint)."""
+    if run.lake_format == 1 or run.schema_id is not None:
+        return run.schema_id
+    ids = {c.schema_id for n in range(run.segments)
+           if (c := load_checkpoint(io, run.table, run.snapshot_id, n)).schema_id is not None}
+    return min(ids) if ids else None
 
 
 def _arn_fields(arn: str | None) -> tuple[str | None, str | None]:
@@ -190,9 +207,11 @@ def _commit(io: FileIO, run: RunState, results: list[SegmentResult]) -> Manifest
         if not checkpoint.done:
             raise UsageError(f"segment {result.segment} did not finish; not committing",
                              hint="re-run with --resume")
-        for info, columns in zip(checkpoint.parts, checkpoint.columns, strict=True):
-            writer.add(info, columns)
+        add_to(writer, checkpoint)
         item_bytes += checkpoint.item_bytes
+    if run.lake_format == 2 and writer.schema is None:  # no part at all
+        writer.schema = unit_schema(io, run.table, _schema_id(io, run)) or \
+            empty_schema(run.table, run.keys)
     arn = run.table_description.get("TableArn")
     region, account = _arn_fields(arn)
     source = Source(run.table, "scan", table_arn=arn, region=region, account=account,

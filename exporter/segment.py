@@ -6,8 +6,8 @@ it on any executor (:mod:`runtime`): it builds its own clients once per worker, 
 checkpoint from the lake and writes parts and checkpoints to the lake. Run twice (a retry
 after a lost worker), it continues from the last checkpoint; only the driver commits.
 
-Memory is bounded by one part: pages are fed into a :class:`PartBuilder` and the part is
-written and dropped once its canonical item bytes reach the target (always at a page
+Memory is bounded by one part: pages are fed into a part builder (``exporter.parts``) and the
+part is written and dropped once its canonical item bytes reach the target (always at a page
 boundary, so the checkpoint's ``LastEvaluatedKey`` describes exactly what was written).
 A segment ends only when a page has no ``LastEvaluatedKey`` (empty pages happen).
 """
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.pages import fetch_page, install_raw_scan, scan_params
+from exporter.parts import Builder, build_part, new_builder, record, unit_schema
 from exporter.state import Checkpoint, load_checkpoint, save_checkpoint
 from lake import layout
 from lake.aws import make_client, make_session
@@ -27,7 +28,6 @@ from lake.fileio import FileIO, WriteOptions, load_file_io
 from lake.writers import SnapshotWriter
 from runtime.capacity import Limiter
 from runtime.executor import Kit
-from schemas.codec import PartBuilder
 from schemas.errors import DdbLakeError
 from schemas.keys import KeySchema
 
@@ -53,6 +53,8 @@ class SegmentTask:
     profile: str | None = None
     region: str | None = None
     options: WriteOptions | None = None
+    lake_format: int = 2
+    schema_id: int | None = None  # format 2: the table's schema (None: a new table)
 
 
 @dataclass
@@ -104,7 +106,9 @@ def run_segment(task: SegmentTask, env: SegmentEnv) -> SegmentResult:
 def _scan(task: SegmentTask, env: SegmentEnv, result: SegmentResult) -> None:
     checkpoint = result.checkpoint
     writer = SnapshotWriter(env.io, task.table, task.snapshot_id, task.keys)
-    builder = PartBuilder(task.keys)
+    schema_id = checkpoint.schema_id if checkpoint.schema_id is not None else task.schema_id
+    schema = unit_schema(env.io, task.table, schema_id)
+    builder = new_builder(task.lake_format, task.table, task.keys, schema)
     start = checkpoint.last_key
     while True:
         if env.stopped():
@@ -127,20 +131,19 @@ def _scan(task: SegmentTask, env: SegmentEnv, result: SegmentResult) -> None:
         start = page.last_key
         if start is None or builder.item_bytes >= task.target_part_bytes:
             _flush(task, env, writer, builder, checkpoint, start)
-            builder = PartBuilder(task.keys)
+            builder = new_builder(task.lake_format, task.table, task.keys, writer.schema)
             gc.collect(1)
         if start is None:
             return
 
 
-def _flush(task: SegmentTask, env: SegmentEnv, writer: SnapshotWriter, builder: PartBuilder,
+def _flush(task: SegmentTask, env: SegmentEnv, writer: SnapshotWriter, builder: Builder,
            checkpoint: Checkpoint, last_key: Any) -> None:
     if len(builder):
-        part = builder.build()
+        part = build_part(env.io, writer, builder)
         name = layout.part_name(task.segment, len(checkpoint.parts))
         info = writer.write_part(name, part)
-        checkpoint.parts.append(info)
-        checkpoint.columns.append(list(part.columns))
+        record(checkpoint, info, part)
         checkpoint.item_bytes += part.item_bytes
     checkpoint.last_key = last_key
     checkpoint.done = last_key is None

@@ -31,6 +31,7 @@ from schemas.errors import ManifestError
 from schemas.keys import KeySchema
 from schemas.manifest import PartInfo, checked_parts
 from schemas.projection import ColumnDecision
+from schemas.table_schema import AttributeStats
 
 STATE_VERSION = 1
 
@@ -72,22 +73,28 @@ class RunState:
     started_at: str
     keys: KeySchema
     table_description: dict[str, Any]
+    lake_format: int = 1
+    schema_id: int | None = None  # format 2: the table's schema when the export began
 
     def to_bytes(self) -> bytes:
         return orjson.dumps({"version": STATE_VERSION, "snapshot_id": self.snapshot_id,
                              "table": self.table, "segments": self.segments,
                              "consistent_read": self.consistent_read,
                              "started_at": self.started_at, "keys": self.keys.to_dict(),
-                             "table_description": self.table_description})
+                             "table_description": self.table_description,
+                             "lake_format": self.lake_format, "schema_id": self.schema_id})
 
     @classmethod
     def from_bytes(cls, data: bytes, what: str) -> RunState:
         try:
             d = orjson.loads(data)
+            schema_id = d.get("schema_id")
             return cls(names.lake_id(d["snapshot_id"], what="snapshot_id"),
                        names.table_name(d["table"], what="table"), int(d["segments"]),
                        bool(d["consistent_read"]), d["started_at"],
-                       KeySchema.from_dict(d["keys"]), d["table_description"])
+                       KeySchema.from_dict(d["keys"]), d["table_description"],
+                       int(d.get("lake_format", 1)),
+                       None if schema_id is None else int(schema_id))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             raise ManifestError(f"export state {what} is unreadable: {e}",
                                 hint="delete it (ddblake gc) and export again") from e
@@ -103,6 +110,8 @@ class Checkpoint:
     columns: list[list[ColumnDecision]] = field(default_factory=list)
     item_bytes: int = 0
     done: bool = False
+    schema_id: int | None = None  # format 2: the schema of this segment's parts
+    stats: AttributeStats = field(default_factory=AttributeStats)
 
     @property
     def items(self) -> int:
@@ -113,16 +122,20 @@ class Checkpoint:
             "version": STATE_VERSION, "segment": self.segment, "last_key": self.last_key,
             "parts": [p.to_dict() for p in self.parts],
             "columns": [[c.to_dict() for c in cols] for cols in self.columns],
-            "item_bytes": self.item_bytes, "done": self.done})
+            "item_bytes": self.item_bytes, "done": self.done, "schema_id": self.schema_id,
+            "stats": self.stats.to_dict()})
 
     @classmethod
     def from_bytes(cls, data: bytes, what: str) -> Checkpoint:
         try:
             d = orjson.loads(data)
+            schema_id = d.get("schema_id")
             return cls(int(d["segment"]), d.get("last_key"),
                        list(checked_parts(d["parts"], under="data")),
                        [[ColumnDecision.from_dict(c) for c in cols] for cols in d["columns"]],
-                       int(d["item_bytes"]), bool(d["done"]))
+                       int(d["item_bytes"]), bool(d["done"]),
+                       None if schema_id is None else int(schema_id),
+                       AttributeStats.from_dict(d.get("stats") or {}))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             raise ManifestError(f"checkpoint {what} is unreadable: {e}",
                                 hint="delete the export state (ddblake gc) and export "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,9 +34,10 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_parquet(io: FileIO, key: str, table: pa.Table,
-                  options: WriteOptions | None = None) -> tuple[int, str]:
-    """Write ``table`` as one zstd Parquet object at ``key``; return (bytes, sha256).
+def write_parquet(io: FileIO, key: str, table: pa.Table, options: WriteOptions | None = None,
+                  *, parquet: dict[str, Any] | None = None) -> tuple[int, str]:
+    """Write ``table`` as one zstd Parquet object at ``key`` (``parquet``: more
+    ``pyarrow.parquet.write_table`` options); return (bytes, sha256).
 
     Every page carries its CRC-32 (``write_page_checksum``): a second layer under the part's
     sha256, checked wherever ddblake reads parts with pyarrow (``verify --deep``) and by any
@@ -43,7 +45,7 @@ def write_parquet(io: FileIO, key: str, table: pa.Table,
     with tempfile.TemporaryDirectory(prefix="ddblake-part-") as tmp:
         local = Path(tmp, "part.parquet")
         pq.write_table(table, local, compression=COMPRESSION, row_group_size=ROW_GROUP_ROWS,
-                       write_page_checksum=True)
+                       write_page_checksum=True, **(parquet or {}))
         # Arrow's allocator keeps freed memory for reuse; hand it back between parts, so
         # that a worker's footprint is one part's, not its largest part's plus fragments.
         pa.default_memory_pool().release_unused()

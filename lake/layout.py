@@ -6,6 +6,7 @@
     <table>/snapshots/<snapshot-id>/manifest.json                       last = the commit
     <table>/changes/<yyyy>/<mm>/<dd>/<batch-id>-<n>.parquet
     <table>/changes/_manifests/<batch-id>.json
+    <table>/schema/<n>.json                                             table schemas (format 2)
     <table>/state/<name>                                                checkpoints, journals
 
 Keys are relative to the lake root and use ``/``. Snapshot and batch ids sort by time.
@@ -29,6 +30,7 @@ from schemas.errors import UnsafeNameError, UsageError
 MANIFEST = "manifest.json"
 SNAPSHOT_DATA = "data"
 CHANGES = "changes"
+TABLE_SCHEMAS = "schema"
 
 
 def check_table_name(table: str) -> str:
@@ -133,6 +135,19 @@ def change_part(table: str, relative: str) -> str:
 def table_key(table: str, relative: str) -> str:
     """A change part's key (the only relative paths recorded against a table folder)."""
     return change_part(table, relative)
+
+
+def table_schemas_prefix(table: str) -> str:
+    """``<table>/schema/``: the table's format 2 schemas (``lake.table_schemas``)."""
+    return f"{_t(table)}/{TABLE_SCHEMAS}/"
+
+
+def table_schema(table: str, schema_id: int) -> str:
+    """``<table>/schema/<n>.json`` (``n`` zero-padded to 8 digits, from 1)."""
+    if not 0 < int(schema_id) < 10**8:
+        raise UnsafeNameError(f"schema id {schema_id!r} is not 1-99999999",
+                              hint="a hostile or damaged lake document; do not use it")
+    return f"{table_schemas_prefix(table)}{int(schema_id):08d}.json"
 
 
 def state_key(table: str, name: str) -> str:

@@ -50,6 +50,7 @@ from schemas.errors import (
     UsageError,
 )
 from schemas.manifest import PartInfo, parse_manifest
+from schemas.rowcodec import HASH, decode_texts, hash_of, part_schema
 
 Kind = Literal["manifest", "corrupt", "missing", "archived"]
 _SEVERITY: dict[str, int] = {"manifest": 0, "corrupt": 0, "missing": 1, "archived": 2}
@@ -333,8 +334,18 @@ def _deep_part(io: FileIO, key: str, part: PartInfo, result: VerifyResult,
 
 
 def _snapshot_rows(path: Path) -> Iterator[tuple[str | None, str | None]]:
-    """(``_item`` text, recorded ``_item_sha256``) for every row, batch by batch."""
+    """(``_item`` text, recorded ``_item_sha256``) for every row, batch by batch. Format 2
+    parts record 8 bytes of it (``_item_hash``): the rebuilt text's sha256 is given as
+    recorded when its first 8 bytes match, else a value that never matches."""
     parquet = pq.ParquetFile(path, page_checksum_verification=True)
+    schema = part_schema(parquet.schema_arrow.metadata)
+    if schema is not None:
+        for batch in parquet.iter_batches(batch_size=8192):
+            recorded = batch.column(HASH).to_pylist()
+            for text, short in zip(decode_texts(batch, schema), recorded, strict=True):
+                full = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                yield text, full if hash_of(text.encode("utf-8")) == short else "differs"
+        return
     for batch in parquet.iter_batches(columns=[ITEM, ITEM_SHA], batch_size=8192):
         recorded = batch.column(ITEM_SHA).to_pylist()
         yield from zip(iter_item_texts(batch), recorded, strict=True)

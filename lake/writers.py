@@ -7,19 +7,24 @@ then one manifest is created with overwrite forbidden.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from lake import layout
 from lake.commit import commit_change_batch, commit_snapshot, write_parquet
 from lake.fileio import FileIO, WriteOptions
+from lake.table_schemas import evolve_schema, first_schema, latest_schema
 from schemas.changes import ChangeBatch, ChangeRecord, change_table
 from schemas.codec import EncodedPart
-from schemas.dynamo_json import Digest
+from schemas.dynamo_json import Digest, Item
+from schemas.errors import UsageError
 from schemas.keys import KeySchema
 from schemas.manifest import Consistency, Manifest, PartInfo, Source, Totals
 from schemas.projection import ColumnDecision, reconcile
+from schemas.rowcodec import EncodedRows, RowPartBuilder
+from schemas.rowparts import parquet_options
+from schemas.table_schema import AttributeStats, TableSchema, empty_schema, schema_decisions
 from schemas.version import TOOL_VERSION as __version__
 
 SNAPSHOT_DATA_TAG = ("ddblake-kind", "snapshot-data")
@@ -44,15 +49,51 @@ class SnapshotWriter:
     options: WriteOptions | None = None
     parts: list[PartInfo] = field(default_factory=list)
     decisions: list[list[ColumnDecision]] = field(default_factory=list)
+    schema: TableSchema | None = None  # format 2: the schema every part is written against
+    stats: AttributeStats = field(default_factory=AttributeStats)
+    schema_ids: set[int] = field(default_factory=set)
 
-    def write_part(self, relative: str, part: EncodedPart) -> PartInfo:
+    def write_part(self, relative: str, part: EncodedPart | EncodedRows) -> PartInfo:
         """Upload one encoded part at ``relative`` (e.g. ``layout.part_name(seg, seq)``)."""
         key = layout.snapshot_part(self.table, self.snapshot_id, relative)
-        size, sha = write_parquet(self.io, key, part.table, self.part_options())
+        extra = None
+        if isinstance(part, EncodedRows):
+            schema = self.schema_of(part)
+            extra = parquet_options(schema)
+        size, sha = write_parquet(self.io, key, part.table, self.part_options(), parquet=extra)
         info = PartInfo(relative, part.rows, size, sha, part.digest.hex(), part.min_key,
                         part.max_key)
-        self.add(info, part.columns)
+        if isinstance(part, EncodedRows):
+            self.add_rows(info, part.stats, part.schema_id)
+        else:
+            self.add(info, part.columns)
         return info
+
+    def encode(self, items: Iterable[Item]) -> EncodedRows:
+        """A format 2 part of ``items`` (taken over) against the writer's schema: the
+        table's latest, or, for a new table, schema 1 made from these items."""
+        if self.schema is None:
+            self.schema = latest_schema(self.io, self.table)
+        builder = RowPartBuilder(self.schema or empty_schema(self.table, self.keys))
+        builder.add_all(items)
+        if builder.schema.schema_id == 0:
+            builder.retarget(first_schema(self.io, self.table, self.keys, builder.stats()))
+        self.schema = builder.schema
+        return builder.build()
+
+    def schema_of(self, part: EncodedRows) -> TableSchema:
+        """The writer's schema, which must be the one ``part`` was built against."""
+        if self.schema is None or self.schema.schema_id != part.schema_id:
+            raise UsageError(f"a part built against schema {part.schema_id} cannot join a "
+                             f"snapshot written against "
+                             f"{self.schema.schema_id if self.schema else 'no schema'}")
+        return self.schema
+
+    def add_rows(self, info: PartInfo, stats: AttributeStats, schema_id: int) -> None:
+        """Record a format 2 part written elsewhere: its statistics and schema id."""
+        self.parts.append(info)
+        self.stats = self.stats.merge(stats)
+        self.schema_ids.add(schema_id)
 
     def part_options(self) -> WriteOptions:
         """Write options of data parts: the writer's (or the lake's) plus the tag that S3
@@ -68,6 +109,8 @@ class SnapshotWriter:
     def commit(self, *, source: Source, consistency: Consistency,
                table_description: dict[str, Any], extra: dict[str, Any] | None = None,
                item_bytes: int = 0) -> Manifest:
+        """Commit the manifest; for format 2, then add columns for the attributes this
+        snapshot saw without one (the next snapshot's schema)."""
         parts = tuple(sorted(self.parts, key=lambda p: p.path))
         digest = Digest()
         for p in parts:
@@ -80,8 +123,20 @@ class SnapshotWriter:
             totals=Totals(items=sum(p.rows for p in parts), bytes=sum(p.bytes for p in parts),
                           item_bytes=item_bytes, content_digest=digest.hex()),
             extra=extra or {})
+        if self.schema is not None:
+            manifest = self._format2(manifest, self.schema)
         commit_snapshot(self.io, manifest)
+        if self.schema is not None and self.stats.rows:
+            evolve_schema(self.io, self.schema, self.stats)
         return manifest
+
+    def _format2(self, manifest: Manifest, schema: TableSchema) -> Manifest:
+        if self.schema_ids - {schema.schema_id}:
+            raise UsageError(f"parts of snapshot {self.snapshot_id} were written against "
+                             f"schemas {sorted(self.schema_ids)}; not committing",
+                             hint="export the table again")
+        return replace(manifest, format_version=2, schema=schema.to_dict(),
+                       columns=tuple(schema_decisions(schema)))
 
 
 def write_change_batch(io: FileIO, table: str, keys: KeySchema, records: Iterable[ChangeRecord],

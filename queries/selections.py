@@ -1,7 +1,9 @@
 """Selections: DuckDB SELECTs over the lake that pick a table's items at some point in time.
 
-A :class:`Selection` yields at least ``_item`` (JSON), ``_item_sha256``, ``_pk`` (and ``_sk``)
-plus the typed columns of the snapshot it starts from. It also names every file it reads
+A :class:`Selection` yields at least ``_item`` (JSON), ``_item_hash`` (the first 8 bytes of
+the item's sha256: equal for equal items in every format and from every source),
+``_item_sha256`` (format 1 and change rows only), ``_pk`` (and ``_sk``) plus the typed columns
+of the snapshot it starts from. It also names every file it reads
 (for the sandbox's ``allowed_paths``) and the statements to run first (``LOAD httpfs``,
 ``CREATE SECRET``). The restorer runs ``SELECT _item FROM (<sql>) WHERE <filter>`` in
 :func:`queries.sandbox.sandboxed_connection`.
@@ -22,7 +24,7 @@ from datetime import datetime
 from lake import catalog, layout
 from lake.archive import require_readable
 from lake.fileio import FileIO
-from queries import timeline
+from queries import format2sql, timeline
 from queries.access import lake_access
 from queries.sqltext import (
     cast_column,
@@ -36,6 +38,7 @@ from queries.sqltext import (
 from schemas.errors import NotFoundError
 from schemas.keys import KeySchema
 from schemas.manifest import Manifest
+from schemas.table_schema import TableSchema
 
 _KEY_DUCK = {"S": "VARCHAR", "N": "VARCHAR", "B": "BLOB"}
 
@@ -56,22 +59,48 @@ def key_match(a: str, b: str, keys: KeySchema) -> str:
     return " AND ".join(f"{a}.{c} = {b}.{c}" for c in key_columns(keys))
 
 
-def _empty_sql(keys: KeySchema, columns: list[tuple[str, str]]) -> str:
-    cols = ["CAST(NULL AS JSON) AS _item", "CAST(NULL AS VARCHAR) AS _item_sha256",
+Columns = list[tuple[str, str]] | TableSchema  # format 1: (name, DuckDB type); format 2
+
+
+def columns_of(manifest: Manifest | None) -> Columns:
+    """The typed columns a snapshot's rows have (and change images are given)."""
+    if manifest is None:
+        return []
+    return manifest.table_schema or typed_columns(manifest.columns)
+
+
+def _typed_list(columns: Columns) -> list[tuple[str, str]]:
+    if not isinstance(columns, TableSchema):
+        return columns
+    keys = [(name, "VARCHAR" if key_type == "S" else "BLOB" if key_type == "B"
+             else f"DECIMAL(38, {columns.number_scale})")
+            for _, name, key_type in columns.key_columns()]
+    return keys + [(c.name, format2sql.duck_type(c, columns)) for c in columns.columns]
+
+
+def _empty_sql(keys: KeySchema, columns: Columns) -> str:
+    cols = ["CAST(NULL AS JSON) AS _item", "CAST(NULL AS BIGINT) AS _item_hash",
+            "CAST(NULL AS VARCHAR) AS _item_sha256",
             f"CAST(NULL AS {_KEY_DUCK[keys.partition.type]}) AS _pk"]
     if keys.sort is not None:
         cols.append(f"CAST(NULL AS {_KEY_DUCK[keys.sort.type]}) AS _sk")
-    cols += [f"CAST(NULL AS {duck}) AS {ident(name)}" for name, duck in columns]
+    cols += [f"CAST(NULL AS {duck}) AS {ident(name)}" for name, duck in _typed_list(columns)]
     return f"SELECT {', '.join(cols)} WHERE false"
 
 
 def snapshot_sql(paths: list[str], manifest: Manifest) -> str:
-    """The rows of one snapshot with the manifest's typed columns, cast to their types."""
-    columns = typed_columns(manifest.columns)
+    """The rows of one snapshot with its typed columns: format 2 parts as they are (one
+    type per table), format 1 parts cast to the manifest's reconciled types."""
+    columns = columns_of(manifest)
     if not paths:
         return _empty_sql(manifest.key_schema, columns)
-    cols = ["CAST(_item AS JSON) AS _item", "_item_sha256", *key_columns(manifest.key_schema)]
-    cols += [cast_column(name, duck) for name, duck in columns]
+    if isinstance(columns, TableSchema):
+        cols = format2sql.snapshot_columns(columns)
+    else:
+        cols = ["CAST(_item AS JSON) AS _item",
+                f"{format2sql.hash_from_hex('_item_sha256')} AS _item_hash", "_item_sha256",
+                *key_columns(manifest.key_schema)]
+        cols += [cast_column(name, duck) for name, duck in columns]
     return f"SELECT {', '.join(cols)} FROM {read_parquet(paths)}"
 
 
@@ -88,13 +117,17 @@ def snapshot_selection(io: FileIO, manifest: Manifest) -> Selection:
     return Selection(snapshot_sql(paths, manifest), paths, list(lake_access(io).setup))
 
 
-def image_sql(image: str, keys: KeySchema, columns: list[tuple[str, str]], source: str,
+def image_sql(image: str, keys: KeySchema, columns: Columns, source: str,
               *, sha: str | None = None) -> str:
     """Rows from JSON images (change records): spine, keys, typed columns from the JSON."""
     sha_expr = sha or f"sha256(CAST({image} AS VARCHAR))"
-    cols = [f"CAST({image} AS JSON) AS _item", f"{sha_expr} AS _item_sha256",
-            *key_columns(keys)]
-    cols += [json_column(image, name, duck) for name, duck in columns]
+    cols = [f"CAST({image} AS JSON) AS _item",
+            f"{format2sql.hash_from_hex(sha_expr)} AS _item_hash",
+            f"{sha_expr} AS _item_sha256", *key_columns(keys)]
+    if isinstance(columns, TableSchema):
+        cols += format2sql.image_columns(image, columns)
+    else:
+        cols += [json_column(image, name, duck) for name, duck in columns]
     return f"SELECT {', '.join(cols)} FROM {source}"
 
 
@@ -114,7 +147,7 @@ def _latest(source: str, keys: KeySchema) -> str:
 
 
 def replay_sql(base_sql: str, change_paths: list[str], keys: KeySchema,
-               columns: list[tuple[str, str]], from_us: int, ts_us: int, *,
+               columns: Columns, from_us: int, ts_us: int, *,
                from_inclusive: bool) -> str:
     """Base rows overlaid with the latest change per key in the window."""
     if not change_paths:
@@ -137,7 +170,7 @@ def _state_selection(io: FileIO, state: timeline.State) -> Selection:
     if state.base:
         require_readable(io, state.base)
     base_paths = snapshot_paths(io, state.base) if state.base else []
-    columns = typed_columns(state.base.columns) if state.base else []
+    columns = columns_of(state.base)
     base = snapshot_sql(base_paths, state.base) if state.base else _empty_sql(state.keys, [])
     change_paths = [access.path(k) for k in state.change_keys]
     sql = replay_sql(base, change_paths, state.keys, columns, state.from_us, state.ts_us,
@@ -158,7 +191,7 @@ def deleted_between_selection(io: FileIO, table: str, t1: datetime, t2: datetime
     wpaths = [access.path(k) for k in window_keys]
     if not wpaths:
         return _empty_selection(io, keys, start, at_t1, "no change records in the window")
-    columns = typed_columns(start.base.columns) if start.base else []
+    columns = columns_of(start.base)
     w = _changes_cte(wpaths, keys, t1_us, t2_us, from_inclusive=False)
     kc = key_columns(keys)
     order = "(_w._event_us, _w._seq) < (_r._event_us, _r._seq)"
@@ -193,7 +226,7 @@ def changed_between_selection(io: FileIO, table: str, t1: datetime, t2: datetime
 
 def _empty_selection(io: FileIO, keys: KeySchema, state: timeline.State, at_t1: Selection,
                      why: str) -> Selection:
-    columns = typed_columns(state.base.columns) if state.base else []
+    columns = columns_of(state.base)
     note = "; ".join(n for n in (at_t1.note, why) if n)
     return Selection(_empty_sql(keys, columns), [], list(lake_access(io).setup), note)
 
@@ -208,7 +241,7 @@ def _snapshot_compare(io: FileIO, table: str, t1_us: int, t2_us: int, *,
                             hint=f"list snapshots: ddblake snapshots --lake {io.uri}")
     a, b = snapshot_selection(io, first), snapshot_selection(io, second)
     keys = first.key_schema
-    on = key_match("_a", "_b", keys) + (" AND _a._item_sha256 = _b._item_sha256"
+    on = key_match("_a", "_b", keys) + (" AND _a._item_hash = _b._item_hash"
                                         if changed else "")
     sql = f"WITH _a AS ({a.sql}), _b AS ({b.sql}) SELECT _a.* FROM _a ANTI JOIN _b ON {on}"
     what = "changed or deleted" if changed else "deleted"

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from lake import catalog, layout
 from lake.fileio import FileIO
 from queries.access import lake_access
-from queries.selections import image_sql, snapshot_paths, snapshot_sql
-from queries.sqltext import ident, literal, read_parquet, typed_columns
+from queries.selections import columns_of, image_sql, snapshot_paths, snapshot_sql
+from queries.sqltext import ident, literal, read_parquet
 from queries.timeline import point_us
 from schemas.errors import ManifestError
 from schemas.keys import KeySchema
@@ -117,7 +117,8 @@ def _snap_items_sql(io: FileIO, tv: TableViews) -> str:
 
 
 def _empty_keys(keys: KeySchema) -> str:
-    cols = ["CAST(NULL AS JSON) AS _item", "CAST(NULL AS VARCHAR) AS _item_sha256",
+    cols = ["CAST(NULL AS JSON) AS _item", "CAST(NULL AS BIGINT) AS _item_hash",
+            "CAST(NULL AS VARCHAR) AS _item_sha256",
             f"CAST(NULL AS {_KEY_DUCK[keys.partition.type]}) AS _pk"]
     if keys.sort is not None:
         cols.append(f"CAST(NULL AS {_KEY_DUCK[keys.sort.type]}) AS _sk")
@@ -125,7 +126,7 @@ def _empty_keys(keys: KeySchema) -> str:
 
 
 def _change_rows_sql(tv: TableViews) -> str:
-    columns = typed_columns(tv.manifests[-1].columns) if tv.manifests else []
+    columns = columns_of(tv.manifests[-1] if tv.manifests else None)
     meta = ["_event_us", "_seq", "_op", "_old", "_ttl", "_source"]
     if tv.change_paths:
         source = read_parquet(tv.change_paths)
@@ -163,7 +164,7 @@ SELECT CASE WHEN o._pk IS NULL THEN 'added' WHEN n._pk IS NULL THEN 'removed'
 FROM (SELECT * FROM query_table('_snap_items__' || hex(tbl)) WHERE _snapshot_id = a) o
 FULL OUTER JOIN (SELECT * FROM query_table('_snap_items__' || hex(tbl)) WHERE _snapshot_id = b) n
   ON o._pk = n._pk AND o._sk IS NOT DISTINCT FROM n._sk
-WHERE o._item_sha256 IS DISTINCT FROM n._item_sha256""",
+WHERE o._item_hash IS DISTINCT FROM n._item_hash""",
     """CREATE OR REPLACE MACRO as_of(tbl, ts) AS TABLE
 WITH _t AS (SELECT epoch_us(CAST(ts AS TIMESTAMPTZ)) AS ts_us),
 _b AS (SELECT snapshot_id, replay_from_us, replay_inclusive FROM snapshots

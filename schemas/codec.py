@@ -33,6 +33,7 @@ from schemas.dynamo_json import (
     sha256_hex,
     sort_set,
 )
+from schemas.errors import CorruptDataError
 from schemas.keys import KeySchema, key_order
 from schemas.projection import TAGS, ColumnDecision, plan_column, project_column, typed_column
 
@@ -312,7 +313,17 @@ def encode_items(items: Iterable[Item], keys: KeySchema) -> EncodedPart:
 
 
 def iter_item_texts(table: pa.Table | pa.RecordBatch) -> Iterator[str]:
-    """The ``_item`` text of every row, as stored."""
+    """The canonical text of every row's item: ``_item`` as stored (format 1), or rebuilt
+    from the columns of a format 2 part (its schema is in the part's metadata)."""
+    if ITEM not in table.schema.names:
+        from schemas.rowcodec import decode_texts, part_schema
+
+        schema = part_schema(table.schema.metadata)
+        if schema is None:
+            raise CorruptDataError("a part has neither an _item column nor a format 2 schema",
+                                   hint="is this a ddblake snapshot part? run `ddblake verify`")
+        yield from decode_texts(table, schema)
+        return
     column = table.column(ITEM)
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     for chunk in chunks:
@@ -321,7 +332,7 @@ def iter_item_texts(table: pa.Table | pa.RecordBatch) -> Iterator[str]:
 
 
 def decode_items(table: pa.Table | pa.RecordBatch) -> Iterator[Item]:
-    """Wire-form items back from a table or batch: reads ``_item`` only."""
+    """Wire-form items back from a table or batch of either format."""
     for text in iter_item_texts(table):
         yield parse_item(text)
 

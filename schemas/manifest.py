@@ -16,9 +16,10 @@ from schemas.errors import UnsafeNameError
 from schemas.keys import KeySchema
 from schemas.models import dump_checked, load_checked
 from schemas.projection import ColumnDecision
+from schemas.table_schema import TableSchema
 
-FORMAT_VERSION = 1
-READABLE_VERSIONS = frozenset({1})
+FORMAT_VERSION = 1  # a manifest with a table schema is written as format 2
+READABLE_VERSIONS = frozenset({1, 2})
 KIND = "snapshot"
 
 
@@ -127,9 +128,16 @@ class Manifest:
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     canonical_version: int = CANONICAL_VERSION
+    schema: dict[str, Any] | None = None  # format 2: the table schema of every part
+
+    @property
+    def table_schema(self) -> TableSchema | None:
+        """The table schema the parts were written against (format 2), else None."""
+        return None if self.schema is None else TableSchema.from_dict(self.schema)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        schema = {} if self.schema is None else {"schema": self.schema}
+        return {**schema,
             "kind": KIND,
             "format_version": self.format_version,
             "canonical_version": self.canonical_version,
@@ -154,6 +162,18 @@ class Manifest:
         return replace(self, extra={**self.extra, **values})
 
 
+def _check_schema(d: dict[str, Any], keys: KeySchema) -> dict[str, Any] | None:
+    """Format 2 carries the table schema of its parts, for its table and key schema."""
+    if int(d["format_version"]) == 1:
+        if "schema" in d:
+            raise ValueError("a format 1 manifest has no schema")
+        return None
+    schema = TableSchema.from_dict(d["schema"])
+    if schema.table != d["table"] or schema.keys != keys:
+        raise ValueError("the schema is of another table or key schema")
+    return dict(d["schema"])
+
+
 def checked_parts(raw: Any, *, under: str) -> tuple[PartInfo, ...]:
     """The parts of a lake document, each path a safe relative path inside ``under``
     (``schemas.names``), no path twice; UnsafeNameError (exit 4) otherwise."""
@@ -172,19 +192,21 @@ def checked_parts(raw: Any, *, under: str) -> tuple[PartInfo, ...]:
 
 def _build(d: dict[str, Any]) -> Manifest:
     parts = checked_parts(d["parts"], under="data")
+    snapshot_id = names.lake_id(d["snapshot_id"], what="snapshot_id")
+    table = names.table_name(d["table"], what="table")
+    keys = KeySchema.from_dict(d["key_schema"])
+    schema = _check_schema(d, keys)
     totals = Totals.from_dict(d["totals"])
     if sum(p.rows for p in parts) != totals.items:
         raise ValueError("totals.items differs from the sum of part rows")
     return Manifest(
-        snapshot_id=names.lake_id(d["snapshot_id"], what="snapshot_id"),
-        table=names.table_name(d["table"], what="table"), created_at=str(d["created_at"]),
+        snapshot_id=snapshot_id, table=table, created_at=str(d["created_at"]),
         tool_version=str(d["tool"]["version"]), source=Source.from_dict(d["source"]),
         consistency=Consistency.from_dict(d["consistency"]),
-        key_schema=KeySchema.from_dict(d["key_schema"]),
-        table_description=dict(d["table_description"]), parts=parts,
+        key_schema=keys, table_description=dict(d["table_description"]), parts=parts,
         columns=tuple(ColumnDecision.from_dict(c) for c in d["columns"]), totals=totals,
         extra=dict(d.get("extra") or {}), format_version=int(d["format_version"]),
-        canonical_version=int(d["canonical_version"]))
+        canonical_version=int(d["canonical_version"]), schema=schema)
 
 
 def parse_manifest(data: bytes, *, what: str = "manifest") -> Manifest:

@@ -1,7 +1,11 @@
 """Where to damage a Parquet part: named byte offsets inside its structures (magic, page
-headers, data pages of ``_item``, dictionary pages, the footer and its length).
+headers, data pages of the item's column, dictionary pages, the footer and its length).
 
-``item-data-page`` is the middle of ``_item``'s first data page *with its header*: in small
+The item's column is ``_item`` in a format 1 part; in a format 2 part (no ``_item``), the
+attribute column with the most bytes. The row hash column is ``_item_sha256`` (format 1) or
+``_item_hash`` (format 2).
+
+``item-data-page`` is the middle of that column's first data page *with its header*: in small
 parts that is the header's min/max statistics, which readers do not use (the decoded rows do
 not change, only the part's sha256 does); ``item-data-page-end`` is inside the page data."""
 
@@ -26,14 +30,25 @@ def _chunk(column: Any) -> tuple[int, int, int]:
     return start, column.data_page_offset, start + column.total_compressed_size
 
 
+SYSTEM = ("_item_hash", "_item_sha256", "_pk", "_sk")
+
+
+def _item_column(columns: dict[str, Any]) -> Any:
+    """``_item`` (format 1), else the biggest attribute column (format 2)."""
+    if "_item" in columns:
+        return columns["_item"]
+    return max((c for name, c in columns.items() if name not in SYSTEM),
+               key=lambda c: c.total_compressed_size)
+
+
 def offset(data: bytes, where: str) -> int:
     """The byte offset of ``where`` (one of :data:`POSITIONS`) in the Parquet file ``data``."""
     meta = pq.ParquetFile(io.BytesIO(data)).metadata
     footer = int.from_bytes(data[-8:-4], "little")
     group = meta.row_group(0)
     columns = {group.column(i).path_in_schema: group.column(i) for i in range(meta.num_columns)}
-    item_start, item_page, item_end = _chunk(columns["_item"])
-    _, sha_page, sha_end = _chunk(columns["_item_sha256"])
+    item_start, item_page, item_end = _chunk(_item_column(columns))
+    _, sha_page, sha_end = _chunk(columns.get("_item_sha256") or columns["_item_hash"])
     dictionary = next(c for c in columns.values() if c.has_dictionary_page)
     table = {
         "head-magic": 0, "head-magic-last": 3,

@@ -9,10 +9,10 @@ from lake import layout
 from lake.fileio import FileIO
 from lake.writers import SnapshotWriter, write_change_batch
 from schemas.changes import ChangeRecord
-from schemas.codec import encode_items
 from schemas.dynamo_json import Item
 from schemas.keys import KeyAttribute, KeySchema
 from schemas.manifest import Consistency, Source
+from tests.helpers import encode_part
 
 KEYS = KeySchema(KeyAttribute("pk", "S"))
 BASE_US = 1_795_334_400_000_000  # 2026-11-22T08:00:00Z
@@ -29,7 +29,7 @@ def snapshot(io: FileIO, table: str, items: list[Item], *, start_us: int, end_us
     sid = layout.new_id(datetime.fromtimestamp(end_us / 1_000_000, UTC))
     writer = SnapshotWriter(io, table, sid, keys)
     if items:
-        writer.write_part(layout.part_name(0, 0), encode_items(items, keys))
+        writer.write_part(layout.part_name(0, 0), encode_part(writer, items, keys))
     writer.commit(source=Source(table, "scan"),
                   consistency=Consistency(kind, iso(start_us), iso(end_us)),  # type: ignore[arg-type]
                   table_description={"TableName": table})

@@ -150,3 +150,25 @@ def test_config_rejects_bad_values() -> None:
         ExportConfig(table="abc", lake="x", target_part_mb=0)
     assert ExportConfig(table="abc", lake="x").resolve_segments(0, 2) == 4
     assert ExportConfig(table="abc", lake="x").resolve_segments(10 * 2**30, 2) == 80
+
+
+def test_format2_exports_share_one_schema_and_evolve_it(ddb: Any, lake_dir: Path) -> None:
+    """Parallel segments of a new table agree on schema 1 (its first part creates it); an
+    attribute first seen by a later export gets a column for the export after that."""
+    from lake.table_schemas import latest_schema
+
+    create_table(ddb, "evolving")
+    put_items(ddb, "evolving", [{"pk": {"S": f"k{i}"}, "n": {"N": str(i)}} for i in range(30)])
+    first = _export(lake_dir, "evolving", segments=3, page_limit=4, target_part_mb=0.0002)
+    assert first.manifest.format_version == 2 and len(first.manifest.parts) > 3
+    assert first.manifest.table_schema.schema_id == 1
+    put_items(ddb, "evolving", [{"pk": {"S": "new"}, "n": {"N": "1"}, "tag": {"S": "t"}}])
+    second = _export(lake_dir, "evolving", segments=3, page_limit=4, target_part_mb=0.0002)
+    assert second.manifest.table_schema.schema_id == 1  # `tag` kept exactly in _rest
+    latest = latest_schema(LocalFileIO(lake_dir), "evolving")
+    assert latest is not None and latest.schema_id == 2 and "tag" in latest.by_name
+    third = _export(lake_dir, "evolving", segments=2)
+    assert third.manifest.table_schema.schema_id == 2
+    items = read_snapshot(LocalFileIO(lake_dir), third.manifest)
+    assert {"pk": {"S": "new"}, "n": {"N": "1"}, "tag": {"S": "t"}} in items
+    assert len(items) == 31

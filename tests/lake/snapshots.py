@@ -9,9 +9,9 @@ from typing import Any
 from lake import layout
 from lake.fileio import FileIO
 from lake.writers import SnapshotWriter
-from schemas.codec import encode_items
 from schemas.keys import KeyAttribute, KeySchema
 from schemas.manifest import Consistency, Manifest, Source
+from tests.helpers import encode_part
 
 ORDER_KEYS = KeySchema(KeyAttribute("pk", "S"), KeyAttribute("sk", "S"))
 
@@ -21,7 +21,7 @@ def make_snapshot(io: FileIO, table: str, parts: list[list[dict[str, Any]]], *,
     snapshot_id = layout.new_id(when)
     writer = SnapshotWriter(io, table, snapshot_id, keys)
     for seq, items in enumerate(parts):
-        writer.write_part(layout.part_name(0, seq), encode_items(copy.deepcopy(items), keys))
+        writer.write_part(layout.part_name(0, seq), encode_part(writer, copy.deepcopy(items), keys))
     at = (when or layout.id_time(snapshot_id)).isoformat()
     description = {"TableName": table, "KeySchema": [], "AttributeDefinitions": []}
     return writer.commit(source=Source(table, "scan", segments=1),

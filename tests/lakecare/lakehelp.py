@@ -10,9 +10,9 @@ from lake import layout
 from lake.fileio import FileIO, WriteOptions
 from lake.writers import SnapshotWriter, write_change_batch
 from schemas.changes import ChangeRecord
-from schemas.codec import encode_items
 from schemas.keys import KeyAttribute, KeySchema
 from schemas.manifest import Consistency, Manifest, Source
+from tests.helpers import encode_part
 
 KEYS = KeySchema(KeyAttribute("pk", "S"), KeyAttribute("sk", "S"))
 TABLE = "orders"
@@ -30,7 +30,7 @@ def make_snapshot(io: FileIO, *, when: datetime | None = None, items: int = 40,
     writer = SnapshotWriter(io, table, layout.new_id(now=when), KEYS, options=options)
     for seq, chunk in enumerate(part_orders(items, parts, start)):
         if chunk:
-            writer.write_part(layout.part_name(0, seq), encode_items(chunk, KEYS))
+            writer.write_part(layout.part_name(0, seq), encode_part(writer, chunk, KEYS))
     return writer.commit(source=Source(table, "scan"),
                          consistency=Consistency("fuzzy", iso(when), iso(when)),
                          table_description=description(table))

@@ -125,10 +125,17 @@ def test_tampered_row_with_consistent_part_hash(any_lake: FileIO) -> None:
         local = Path(tmp, "p.parquet")
         any_lake.get_file(key, local)
         table = pq.read_table(local)
-        texts = table.column(ITEM).combine_chunks().storage.to_pylist()
-        texts[3] = texts[3].replace('"qty":{"N":"', '"qty":{"N":"9')
-        column = pa.ExtensionArray.from_storage(pa.json_(), pa.array(texts, pa.string()))
-        table = table.set_column(table.schema.get_field_index(ITEM), ITEM, column)
+        if ITEM in table.column_names:  # format 1: edit the item text
+            texts = table.column(ITEM).combine_chunks().storage.to_pylist()
+            texts[3] = texts[3].replace('"qty":{"N":"', '"qty":{"N":"9')
+            column = pa.ExtensionArray.from_storage(pa.json_(), pa.array(texts, pa.string()))
+            table = table.set_column(table.schema.get_field_index(ITEM), ITEM, column)
+        else:  # format 2: edit a typed cell
+            index = table.schema.get_field_index("qty")
+            values = table.column("qty").to_pylist()
+            values[3] += 9
+            table = table.set_column(index, table.schema.field(index),
+                                     pa.array(values, table.schema.field(index).type))
         pq.write_table(table, local, compression="zstd")
         data = local.read_bytes()
     any_lake.write(key, data)

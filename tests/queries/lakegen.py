@@ -18,9 +18,9 @@ from lake import layout
 from lake.fileio import FileIO
 from lake.writers import SnapshotWriter, write_change_batch
 from schemas.changes import ChangeRecord
-from schemas.codec import encode_items
 from schemas.keys import KeyAttribute, KeySchema
 from schemas.manifest import Consistency, Manifest, Source
+from tests.helpers import encode_part
 
 T0 = datetime(2026, 11, 10, 9, 0, 0, tzinfo=UTC)
 KEYS = KeySchema(KeyAttribute("id", "S"))
@@ -117,7 +117,7 @@ def write_snapshot(io: FileIO, table: str, items: list[dict[str, Any]], at: date
         groups[index].append(copy.deepcopy(it))
     for n, group in enumerate(groups):
         if group:
-            writer.write_part(layout.part_name(n, 0), encode_items(group, keys))
+            writer.write_part(layout.part_name(n, 0), encode_part(writer, group, keys))
     if fuzzy_start is None:
         consistency = Consistency("exact", iso(at), iso(at))
     else:

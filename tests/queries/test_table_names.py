@@ -96,9 +96,9 @@ def test_items_and_audits_follow_table(lake: tuple[FileIO, dict[str, Any]],
                                  table, "--format", "csv")
         assert code == 0, err
         lines = out.splitlines()
-        assert lines[0] == "source,rows,mismatched" and len(lines) == 4  # 2 snapshots + log
-        assert f"snapshot {made[table][1].snapshot_id},{len(ids)},0" in lines
-        assert "change log,2,0" in lines
+        assert lines[0] == "source,rows,mismatched,unchecked" and len(lines) == 4  # 2 snaps+log
+        assert f"snapshot {made[table][1].snapshot_id},{len(ids)},0,0" in lines
+        assert "change log,2,0,0" in lines
         code, out, err = run_cli(capsys, "audit", "schema-drift", "--lake", io.uri,
                                  "--table", table, "--format", "csv")
         assert code == 0 and "Traceback" not in err, err

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import copy
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from queries.session import LakeSession, QueryError, QueryOptions
 from schemas.dynamo_json import canonical_bytes
 from schemas.errors import UsageError
+from tests.helpers import TEST_LAKE_FORMAT
 from tests.queries.conftest import TABLE, LakeCase
 from tests.queries.lakegen import BIG, T0, key_of
 
@@ -107,9 +110,10 @@ def test_pandas_dtypes_are_exact(local_case: LakeCase) -> None:
         df = s.query_df("SELECT _pk, big, maybe, price FROM items ORDER BY _pk")
     assert isinstance(df["big"].dtype, pd.ArrowDtype)
     assert df["maybe"].isna().any() and not df["maybe"].isna().all()
-    assert str(df["big"].iloc[0]) == BIG
-    assert df["maybe"].dtype == pd.ArrowDtype(__import__("pyarrow").int64())
-    assert str(df["price"].iloc[1]) == "103.25"
+    assert df["big"].iloc[0] == Decimal(BIG)
+    number = pa.int64() if TEST_LAKE_FORMAT == 1 else pa.decimal128(38, 6)
+    assert df["maybe"].dtype == pd.ArrowDtype(number)
+    assert df["price"].iloc[1] == Decimal("103.25")
 
 
 def test_a_later_query_closes_an_unread_result_loudly(local_case: LakeCase) -> None:

@@ -10,11 +10,10 @@ from exporter.describe import describe_table
 from lake import layout
 from lake.fileio import LocalFileIO
 from lake.writers import SnapshotWriter, utc_now
-from schemas.codec import encode_items
 from schemas.dynamo_json import from_client
 from schemas.keys import KeySchema
 from schemas.manifest import Consistency, Manifest, Source
-from tests.helpers import scan_all
+from tests.helpers import encode_part, scan_all
 
 
 def snapshot_items(lake: Path, table: str, items: list[dict[str, Any]],
@@ -28,7 +27,7 @@ def snapshot_items(lake: Path, table: str, items: list[dict[str, Any]],
     for seq, start in enumerate(range(0, max(len(items), 1), size)):
         chunk = items[start:start + size]
         if chunk:
-            writer.write_part(layout.part_name(0, seq), encode_items(chunk, keys))
+            writer.write_part(layout.part_name(0, seq), encode_part(writer, chunk, keys))
     now = utc_now()
     return writer.commit(source=Source(table, "scan"),
                          consistency=Consistency("fuzzy", now, now),

@@ -1,0 +1,270 @@
+"""Items -> format 2 parts (one Arrow table per part, against a table schema), proven exact.
+
+Per item, Python only sorts sets, serializes (orjson) and hashes, as format 1 did, and
+notes which attributes go to ``json`` columns or to ``_rest`` (decided once per item shape:
+attribute names and type tags). ``build`` then reads the typed columns out of the canonical
+texts in C++ (pyarrow's JSON reader with an explicit schema), puts each value in its cell
+when the cell holds it exactly (:mod:`schemas.rowcells`), and **proves every row**: it
+rebuilds the row's canonical text from the columns (:mod:`schemas.rowtext`) and compares it
+with the item's. A row that differs is stored whole (all attribute cells null, the item in
+``_rest``) and proven again; a row that still differs fails the part.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from schemas.dynamo_json import Item, canonical_bytes, canonicalize, sort_set
+from schemas.errors import CorruptDataError
+from schemas.rowcells import READ_TYPES, HeldOut, python_values
+from schemas.rowparts import (
+    EncodedRows,
+    assemble,
+    digest_of,
+    hash_column,
+    hash_of,
+    key_rank,
+    prove,
+)
+from schemas.rowtext import canonical_texts
+from schemas.table_schema import HASH, REST, AttributeStats, TableSchema
+
+_SORT = orjson.OPT_SORT_KEYS
+_SETS = frozenset({"SS", "NS", "BS"})
+_CONTAINERS = frozenset({"M", "L"})
+_SET_MARKER = b'S":['  # only a set tag is followed by an array
+_TAGS = frozenset({"S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS", "M", "L"})
+
+
+@dataclass
+class _Plan:
+    """Where the attributes of every item with one shape (names and tags) go."""
+
+    sets: tuple[tuple[str, str], ...]
+    nested: bool
+    typed: tuple[tuple[str, str], ...]  # (attribute, tag) read into its typed column
+    json: tuple[str, ...]
+    rest: tuple[str, ...]
+    new: tuple[tuple[str, str], ...]  # (attribute, tag) with no column: for the stats
+    regular: bool = True
+    count: int = 0
+    json_cells: tuple[tuple[str, list[int], list[str]], ...] = ()  # the lists to append to
+
+    @property
+    def placed(self) -> bool:
+        """Whether ``add`` sets anything aside for items of this shape."""
+        return bool(self.json or self.rest or not self.regular)
+
+
+@dataclass
+class _Placed:
+    """What ``add`` set aside for ``build``, per row."""
+
+    json: dict[str, tuple[list[int], list[str]]] = field(default_factory=dict)
+    rest: dict[int, dict[str, Any]] = field(default_factory=dict)
+    whole: list[int] = field(default_factory=list)
+
+
+class RowPartBuilder:
+    """Accumulates wire-form items for one format 2 part (takes ownership of each item)."""
+
+    def __init__(self, schema: TableSchema) -> None:
+        self.schema = schema
+        self._texts: list[bytes] = []
+        self._digests: list[bytes] = []
+        self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _Plan] = {}
+        self._placed = _Placed()
+        self._longest = 0
+        self.item_bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def add_all(self, items: Iterable[Item]) -> None:
+        for item in items:
+            self.add(item)
+
+    def add(self, item: Item) -> None:
+        names = tuple(item)
+        tags = tuple(chain.from_iterable(item.values()))
+        plan = self._plans.get((names, tags)) or self._plan(names, tags)
+        plan.count += 1
+        if not plan.regular:
+            canonicalize(item)
+        for name, tag in plan.sets:
+            av = item[name]
+            if tag not in av:  # tags do not pair with names: not DynamoDB JSON
+                canonicalize(item)
+                break
+            av[tag] = sort_set(tag, av[tag])
+        text = memoryview(orjson.dumps(item, option=_SORT)).tobytes()
+        if plan.nested and text.count(_SET_MARKER) > len(plan.sets):
+            text = canonical_bytes(item)  # sets inside maps or lists
+        if plan.placed:
+            self._place(item, len(self._texts), plan)
+        self._texts.append(text)
+        self._digests.append(hashlib.sha256(text).digest())
+        self.item_bytes += len(text)
+        if len(text) > self._longest:
+            self._longest = len(text)
+
+    def _place(self, item: Item, row: int, plan: _Plan) -> None:
+        for name, rows, texts in plan.json_cells:
+            rows.append(row)
+            texts.append(orjson.dumps(item[name], option=_SORT).decode("utf-8"))
+        if plan.rest:
+            self._placed.rest[row] = {name: item[name] for name in plan.rest}
+        if not plan.regular:
+            self._placed.whole.append(row)
+
+    def _plan(self, names: tuple[str, ...], tags: tuple[str, ...]) -> _Plan:
+        keys = set(self.schema.keys.names)
+        if len(names) != len(tags):  # a value with no tag or several: store it whole
+            plan = _Plan((), False, (), (), tuple(n for n in names if n not in keys), (),
+                         regular=False)
+        else:
+            typed, json, rest, new = [], [], [], []
+            for name, tag in zip(names, tags, strict=True):
+                column = self.schema.by_name.get(name)
+                if name in keys:
+                    continue
+                if column is None:
+                    rest.append(name)
+                    new.append((name, tag))
+                elif column.kind == "json":
+                    json.append(name)
+                elif column.kind == tag:
+                    typed.append((name, tag))
+                else:
+                    rest.append(name)
+            sets = tuple((n, t) for n, t in zip(names, tags, strict=True) if t in _SETS)
+            plan = _Plan(sets, not _CONTAINERS.isdisjoint(tags), tuple(typed), tuple(json),
+                         tuple(rest), tuple(new), regular=_TAGS.issuperset(tags))
+            if not plan.regular:
+                plan.rest = tuple(n for n in names if n not in keys)
+        plan.json_cells = tuple((name, *self._placed.json.setdefault(name, ([], [])))
+                                for name in plan.json)
+        self._plans[(names, tags)] = plan
+        return plan
+
+    def stats(self) -> AttributeStats:
+        """Rows and tags of the attributes that have no column in the builder's schema."""
+        stats = AttributeStats()
+        for plan in self._plans.values():
+            for name, tag in plan.new:
+                stats.add(name, tag, plan.count)
+        return stats
+
+    def retarget(self, schema: TableSchema) -> None:
+        """Place the items added so far against another schema (the first part of a new
+        table is built against the schema its own statistics created)."""
+        self.schema = schema
+        self._plans.clear()
+        self._placed = _Placed()
+        for row, text in enumerate(self._texts):
+            item = orjson.loads(text)
+            plan = self._plans.get((tuple(item), tuple(chain.from_iterable(item.values()))))
+            plan = plan or self._plan(tuple(item), tuple(chain.from_iterable(item.values())))
+            plan.count += 1
+            self._place(item, row, plan)
+
+    def build(self) -> EncodedRows:
+        """The part, rows sorted by key. A builder builds once: this releases its texts."""
+        return assemble(self)
+
+    # Accessors for schemas.rowparts (kept here so the builder owns its state).
+    def texts(self) -> list[bytes]:
+        return self._texts
+
+    def digests(self) -> list[bytes]:
+        return self._digests
+
+    def placed(self) -> _Placed:
+        return self._placed
+
+    def plans(self) -> list[_Plan]:
+        return list(self._plans.values())
+
+    def release(self) -> None:
+        self._texts, self._digests = [], []
+
+    def read_values(self, wanted: dict[str, str]) -> tuple[dict[str, pa.Array], HeldOut | None]:
+        """The values of each wanted (attribute -> tag), read from the texts in C++; if the
+        reader refuses (a value of the wrong JSON type), read in Python, wrong values held
+        out (returned per attribute in the second item as (row, {name: value}))."""
+        fields = [pa.field(name, pa.struct([(tag, READ_TYPES[tag])]))
+                  for name, tag in sorted(wanted.items())]
+        try:
+            table = self._read_json(pa.schema(fields))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return self._python_values(wanted)
+        return {name: pc.struct_field(table.column(name).combine_chunks(), [0])
+                for name in wanted}, None
+
+    def _read_json(self, schema: pa.Schema) -> pa.Table:
+        n = len(self._texts)
+        if not n or not len(schema):
+            return pa.table({f.name: pa.array([None] * n, f.type) for f in schema},
+                            schema=schema)
+        data = b"\n".join(self._texts)
+        block = max(2 * self._longest + 2, min(len(data) + 1, 1 << 23))
+        return pj.read_json(
+            pa.BufferReader(data),
+            read_options=pj.ReadOptions(block_size=block, use_threads=len(data) > block),
+            parse_options=pj.ParseOptions(explicit_schema=schema,
+                                          unexpected_field_behavior="ignore"))
+
+    def _python_values(self, wanted: dict[str, str]
+                       ) -> tuple[dict[str, pa.Array], HeldOut]:
+        items = [orjson.loads(t) for t in self._texts]
+        values: dict[str, pa.Array] = {}
+        held: HeldOut = []
+        for name, tag in wanted.items():
+            values[name], out = python_values(items, name, tag)
+            held += [(row, {name: av}) for row, av in out]
+        return values, held
+
+
+def part_schema(metadata: dict[bytes, bytes] | None) -> TableSchema | None:
+    """The table schema a format 2 part was written against (its key-value metadata), or
+    None for a part without one (format 1)."""
+    raw = (metadata or {}).get(b"ddblake.schema")
+    if raw is None:
+        return None
+    try:
+        return TableSchema.from_dict(orjson.loads(raw))
+    except (KeyError, TypeError, ValueError, orjson.JSONDecodeError) as e:
+        raise CorruptDataError(f"a part's ddblake.schema metadata is unreadable ({e})",
+                               hint="run `ddblake verify --deep`") from e
+
+
+def decode_texts(data: pa.Table | pa.RecordBatch, schema: TableSchema) -> list[str]:
+    """The canonical text of every row's item."""
+    return canonical_texts(data, schema).to_pylist()  # type: ignore[no-any-return]
+
+
+def decode_items(data: pa.Table | pa.RecordBatch, schema: TableSchema) -> list[Item]:
+    """Wire-form items back from format 2 rows (exact: the writer proved every row)."""
+    return [orjson.loads(text) for text in decode_texts(data, schema)]
+
+
+def damaged_rows(data: pa.Table | pa.RecordBatch, schema: TableSchema) -> list[int]:
+    """Rows whose rebuilt text does not hash to their ``_item_hash`` (verify --deep)."""
+    texts = canonical_texts(data, schema).to_pylist()
+    recorded = data.column(HASH).to_pylist()
+    return [row for row, (text, h) in enumerate(zip(texts, recorded, strict=True))
+            if text is None or hash_of(text.encode("utf-8")) != h]
+
+
+__all__ = ["HASH", "REST", "EncodedRows", "RowPartBuilder", "damaged_rows", "decode_items",
+           "decode_texts", "digest_of", "hash_column", "hash_of", "key_rank", "part_schema",
+           "prove"]
