@@ -84,6 +84,7 @@ def test_the_override_converts_and_is_recorded(builder: ExportBuilder, bucket_di
     batches = catalog.list_change_batches(lake, TABLE)
     assert batches and all(b.source["summary_md5"] == expected[1] for b in batches)
     assert sum(b.rows for b in batches) == 6
+    assert len(committed(lake_dir)) == 1 + len(batches)  # what `committed` finds is the commits
 
 
 def _bad_md5(built: BuiltExport, i: int = 0) -> str:
