@@ -7,6 +7,7 @@
     <table>/changes/<yyyy>/<mm>/<dd>/<batch-id>-<n>.parquet
     <table>/changes/_manifests/<batch-id>.json
     <table>/state/<name>                                                checkpoints, journals
+    <table>/iceberg/{items,changes}/metadata/...                        derived Iceberg metadata
 
 Keys are relative to the lake root and use ``/``. Snapshot and batch ids sort by time.
 """
@@ -123,3 +124,14 @@ def restore_dead_letter(table: str, restore_id: str, unit: int) -> str:
 
 def restore_dead_letter_prefix(table: str, restore_id: str) -> str:
     return f"{restores_prefix(table)}{restore_id}/dead-letter/"
+
+
+ICEBERG_TABLES = ("items", "changes")
+
+
+def iceberg_table_prefix(table: str, kind: str) -> str:
+    """The folder of one of a table's Iceberg tables (``items`` or ``changes``): Iceberg
+    metadata only (``metadata/``); the data files it names are the lake's own parts."""
+    if kind not in ICEBERG_TABLES:
+        raise ValueError(f"unknown Iceberg table kind {kind!r}")
+    return f"{table}/iceberg/{kind}/"
