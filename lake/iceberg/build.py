@@ -107,7 +107,8 @@ def read_footers(pyio: IcebergFileIO, parts: tuple[Part, ...]) -> list[Footer]:
 
 
 def evolve_schema(metadata: TableMetadata, footers: list[Footer]) -> TableMetadata:
-    """Add the columns the parts have and the table's schema lacks (a new schema version)."""
+    """Add the columns the parts have and the table's schema lacks (a new schema version,
+    which every snapshot then reads with)."""
     current = metadata.schema()
     merged = current
     next_id = max(s.schema_id for s in metadata.schemas) + 1
@@ -116,9 +117,13 @@ def evolve_schema(metadata: TableMetadata, footers: list[Footer]) -> TableMetada
         merged = merge_schema(merged, schema, what=footer.part.path, next_id=next_id)
     if merged is current:
         return metadata
-    return update_table_metadata(metadata, (
+    metadata = update_table_metadata(metadata, (
         AddSchemaUpdate(schema=merged),
         SetCurrentSchemaUpdate.model_validate({"schema_id": -1})))
+    # Earlier snapshots read with the grown schema too (the new columns are optional, NULL
+    # in their parts): time travel then shows every column, and one SQL text fits all.
+    return metadata.model_copy(update={"snapshots": [
+        s.model_copy(update={"schema_id": merged.schema_id}) for s in metadata.snapshots]})
 
 
 def data_file(metadata: TableMetadata, footer: Footer) -> DataFile:
