@@ -35,6 +35,7 @@ def history() -> History:
     h.write(T0 + 27 * S, "c", {"price": Decimal("1.00"), "qty": 2, "note": "mid-scan"})
     h.write(T0 + 40 * S, "e", {"price": Decimal("7.77"), "note": "hello"})
     h.write(T0 + 41 * S, "a", None)
+    h.write(T0 + 50 * S + 200, "c", {"price": Decimal("1.50"), "qty": 2})  # in S3, not at 50 s
     h.write(T0 + 50 * S + 700, "d", {"price": Decimal("0.10"), "qty": 5})
     h.write(T0 + 60 * S, "e", {"price": Decimal("8.88"), "note": "bye"})
     h.write(T0 + 61 * S, "b", {"price": Decimal("2.00"), "qty": 3})

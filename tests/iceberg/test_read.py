@@ -15,7 +15,7 @@ from pyiceberg.table import StaticTable
 
 from lake.iceberg import Published, publish
 from queries.iceberg import connect
-from tests.iceberg.conftest import S, T0, Scenario
+from tests.iceberg.conftest import T0, S, Scenario
 from tests.iceberg.lakegen import History
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "iceberg.md"
@@ -91,16 +91,22 @@ def test_a_part_written_before_a_column_existed_reads_it_as_null(
         [None, None, None]
 
 
-def _duckdb_as_of(items: Published, changes: Published, us: int, block: str) -> Any:
-    con = connect()
-    setup, _, query = doc_block("duckdb-as-of").rpartition("SET VARIABLE t")
-    for statement in filter(str.strip, setup.split(";")):
-        con.execute(statement)
-    con.execute("SET VARIABLE items_meta = ?", [items.metadata_location])
-    con.execute("SET VARIABLE changes_meta = ?", [changes.metadata_location])
-    con.execute("SET VARIABLE t = make_timestamptz(?::BIGINT)", [us])
-    sql = query.split(";", 1)[1] if block == "duckdb-as-of" else doc_block(block)
-    return con.execute(sql).to_arrow_table()
+class DocSql:
+    """One DuckDB connection set up as the documented as-of block says."""
+
+    def __init__(self, items: Published, changes: Published) -> None:
+        self.con = connect()
+        setup, _, rest = doc_block("duckdb-as-of").rpartition("SET VARIABLE t")
+        for statement in filter(str.strip, setup.split(";")):
+            self.con.execute(statement)  # the documented SET statements, as written
+        self.con.execute("SET VARIABLE items_meta = ?", [items.metadata_location])
+        self.con.execute("SET VARIABLE changes_meta = ?", [changes.metadata_location])
+        self.queries = {"duckdb-as-of": rest.split(";", 1)[1],
+                        "duckdb-as-of-changes": doc_block("duckdb-as-of-changes")}
+
+    def as_of(self, us: int, block: str) -> Any:
+        self.con.execute("SET VARIABLE t = make_timestamptz(?::BIGINT)", [us])
+        return self.con.execute(self.queries[block]).to_arrow_table()
 
 
 SECONDS = [10, 15, 20, 21, 22, 24, 27, 29, 30, 31, 40, 41, 45, 50, 59, 60, 61, 70]
@@ -108,19 +114,17 @@ SECONDS = [10, 15, 20, 21, 22, 24, 27, 29, 30, 31, 40, 41, 45, 50, 59, 60, 61, 7
 
 def test_as_of_every_second_in_duckdb_equals_the_truth(
         scenario: Scenario, published: tuple[Published, Published]) -> None:
-    items, changes = published
+    sql = DocSql(*published)
     for us in [T0 + s * S for s in SECONDS] + [T0 + 50 * S + 1000]:
-        assert rows(_duckdb_as_of(items, changes, us, "duckdb-as-of")) == \
-            truth(scenario.history, us), us
+        assert rows(sql.as_of(us, "duckdb-as-of")) == truth(scenario.history, us), us
 
 
 def test_as_of_before_the_first_backup_from_the_change_table_alone(
         scenario: Scenario, published: tuple[Published, Published]) -> None:
-    items, changes = published
+    sql = DocSql(*published)
     for second in (0, 1, 2, 5, 9, 30, 70):
         us = T0 + second * S
-        assert rows(_duckdb_as_of(items, changes, us, "duckdb-as-of-changes")) == \
-            truth(scenario.history, us), second
+        assert rows(sql.as_of(us, "duckdb-as-of-changes")) == truth(scenario.history, us)
 
 
 @pytest.mark.parametrize("us", [T0 + 5 * S, T0 + 10 * S, T0 + 27 * S, T0 + 30 * S,
