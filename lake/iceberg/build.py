@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.io import FileIO as IcebergFileIO
 from pyiceberg.io.pyarrow import (
@@ -87,15 +88,20 @@ def _read_footer(pyio: IcebergFileIO, part: Part) -> Footer:
     source = pyio.new_input(part.path)
     try:
         size = len(source)
+        if size != part.bytes:
+            raise CorruptDataError(f"part {part.path} has {size} bytes; its manifest says "
+                                   f"{part.bytes}", hint="run `ddblake verify --deep`")
         with source.open() as stream:
             metadata = pq.read_metadata(stream)
     except FileNotFoundError as e:
         raise MissingDataError(f"part {part.path} is missing; refusing to publish it",
                                hint="run `ddblake verify` on the table") from e
-    if size != part.bytes or metadata.num_rows != part.rows:
-        raise CorruptDataError(
-            f"part {part.path} has {size} bytes and {metadata.num_rows} rows; its manifest "
-            f"says {part.bytes} bytes and {part.rows} rows", hint="run `ddblake verify --deep`")
+    except (pa.ArrowException, OSError) as e:
+        raise CorruptDataError(f"part {part.path} is not readable Parquet: {e}",
+                               hint="run `ddblake verify --deep`") from e
+    if metadata.num_rows != part.rows:
+        raise CorruptDataError(f"part {part.path} has {metadata.num_rows} rows; its manifest "
+                               f"says {part.rows}", hint="run `ddblake verify --deep`")
     return Footer(part, metadata)
 
 

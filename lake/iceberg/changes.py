@@ -61,7 +61,7 @@ def publish_changes(io: FileIO, table: str, *, rebuild: bool = False,
                     dry_run: bool = False) -> Published:
     ctx = Context(io, table, "changes")
     batches = [b for b in catalog.list_change_batches(io, table) if b.parts]
-    base = metadata.load(io, ctx.prefix)
+    base = ctx.load(rebuild)
     last = batches[-1].batch_id if batches else None
     if not batches and base is None:
         return ctx.result(None, "empty", None)

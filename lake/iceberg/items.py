@@ -86,7 +86,7 @@ def publish_items(io: FileIO, table: str, *, rebuild: bool = False,
                   dry_run: bool = False) -> Published:
     ctx = Context(io, table, "items")
     manifests = ordered(io, table)
-    base = metadata.load(io, ctx.prefix)
+    base = ctx.load(rebuild)
     latest = manifests[-1].snapshot_id if manifests else None
     if not manifests and base is None:
         return ctx.result(None, "empty", None)

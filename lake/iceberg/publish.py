@@ -32,6 +32,7 @@ from lake import layout
 from lake.fileio import FileIO
 from lake.iceberg import build, metadata
 from lake.iceberg.storage import iceberg_io, table_location
+from schemas.errors import ManifestError
 
 PREFIX = "ddblake."
 SNAPSHOT_ID = "ddblake.snapshot-id"
@@ -102,7 +103,7 @@ def finish(new: TableMetadata, base: metadata.Version | None) -> TableMetadata:
     """Record the previous version in the metadata log; stamp the commit time."""
     log = list(new.metadata_log)
     floor = 0
-    if base is not None:
+    if base is not None and base.location != "(unreadable)":
         log.append(MetadataLogEntry.model_validate({
             "metadata_file": base.location, "timestamp_ms": base.metadata.last_updated_ms}))
         floor = base.metadata.last_updated_ms + 1
@@ -152,6 +153,17 @@ class Context:
                          version.number if version else None,
                          len(version.metadata.snapshots) if version else 0, current, action,
                          added, removed)
+
+    def load(self, rebuild: bool) -> metadata.Version | None:
+        """The current version; for a rebuild, an unreadable one only gives its number."""
+        try:
+            return metadata.load(self.io, self.prefix)
+        except ManifestError:
+            if not rebuild:
+                raise
+            number = metadata.current_number(self.io, self.prefix) or 0
+            return metadata.Version(self.prefix, number, empty_metadata(
+                self.location, self.table, self.kind, None), "(unreadable)")
 
     def commit(self, base: metadata.Version | None, new: TableMetadata) -> metadata.Version:
         return metadata.commit(self.io, self.prefix, base, finish(new, base))
