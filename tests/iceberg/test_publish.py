@@ -268,7 +268,7 @@ def _fix_manifest(io: FileIO, manifest: Any, path: str, rows: int, size: int) ->
 
 
 def test_unreadable_metadata_names_the_rebuild(scenario: Scenario, scenario_io: FileIO) -> None:
-    items, _ = publish(scenario_io)
+    publish(scenario_io)
     scenario_io.write(layout.iceberg_table_prefix("orders", "items") + "metadata/v1.metadata.json",
                       b'{"format-version": 2, "location": 7}')
     with pytest.raises(ManifestError, match="does not parse") as e:

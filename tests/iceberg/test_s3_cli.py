@@ -3,7 +3,9 @@ over S3, register in moto's Glue; an archived snapshot's rows fail to read in S3
 
 from __future__ import annotations
 
+import contextlib
 import json
+import uuid
 from typing import Any
 
 import boto3
@@ -25,11 +27,9 @@ BUCKET = "ice-lake"
 @pytest.fixture
 def s3_lake(server_env: dict[str, str]) -> tuple[FileIO, Scenario]:
     s3 = boto3.client("s3", region_name=REGION)
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
-    prefix = f"lake-{id(s3)}"
+    prefix = f"lake-{uuid.uuid4().hex[:8]}"
     io = load_file_io(f"s3://{BUCKET}/{prefix}")
     return io, build(io)
 
