@@ -169,8 +169,14 @@ class Context:
         return metadata.commit(self.io, self.prefix, base, finish(new, base))
 
     def stale(self, base: metadata.Version | None) -> bool:
-        """A version made for another place (a copied lake): its paths point elsewhere."""
-        return base is not None and base.metadata.location != self.location
+        """A version made for another place (a copied lake), or naming manifest lists
+        outside this table's folder: its paths point elsewhere, so it is rewritten rather
+        than followed."""
+        if base is None:
+            return False
+        inside = f"{self.location}/metadata/"
+        return base.metadata.location != self.location or any(
+            not s.manifest_list.startswith(inside) for s in base.metadata.snapshots)
 
 
 def rebuilt(ctx: Context, base: metadata.Version | None, planned: list[build.Planned]) -> str:

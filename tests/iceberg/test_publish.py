@@ -281,3 +281,20 @@ def test_dry_run_writes_nothing(scenario: Scenario, scenario_io: FileIO) -> None
     result = publish(scenario_io, dry_run=True)
     assert [p.action for p in result] == ["created", "created"]
     assert not list(scenario_io.iter_objects("orders/iceberg/"))
+
+
+def test_metadata_pointing_outside_the_table_is_rewritten_not_followed(
+        scenario: Scenario, scenario_io: FileIO, tmp_path: Path) -> None:
+    publish(scenario_io)
+    prefix = layout.iceberg_table_prefix("orders", "items")
+    base = metadata.load(scenario_io, prefix)
+    assert base is not None
+    outside = str(tmp_path / "elsewhere.avro")
+    forged = base.metadata.model_copy(update={"snapshots": [
+        s.model_copy(update={"manifest_list": outside}) for s in base.metadata.snapshots]})
+    metadata.commit(scenario_io, prefix, base, forged)
+    scenario_io.write(prefix + "metadata/" + metadata.HINT, b"../../../etc")  # garbage hint
+    items = publish_items(scenario_io, "orders")
+    assert (items.action, items.version) == ("rebuilt", 3)
+    table = StaticTable.from_metadata(str(items.metadata_location))
+    assert all(s.manifest_list.startswith(items.location) for s in table.metadata.snapshots)
