@@ -13,7 +13,7 @@ from lake import catalog
 from lake.fileio import FileIO
 from lake.iceberg.changes import publish_changes
 from lake.iceberg.items import publish_items, withdraw
-from lake.iceberg.publish import Published
+from lake.iceberg.tables import Published
 
 __all__ = ["Published", "publish", "publish_table", "withdraw"]
 

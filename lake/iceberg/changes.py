@@ -8,7 +8,7 @@ from pyiceberg.table.metadata import TableMetadata
 from lake import catalog, layout
 from lake.fileio import FileIO
 from lake.iceberg import build, metadata
-from lake.iceberg.publish import Context, Published, add_all, iceberg_snapshot_id, rebuilt
+from lake.iceberg.tables import Context, Published, add_all, iceberg_snapshot_id, rebuilt
 from schemas.changes import ChangeBatch
 
 

@@ -17,7 +17,7 @@ from lake import layout
 from lake.aws import error_code, translate
 from lake.fileio import FileIO
 from lake.iceberg import metadata
-from lake.iceberg.publish import Published
+from lake.iceberg.tables import Published
 from schemas.errors import AlreadyExistsError, UsageError
 
 _GLUE_NAME = re.compile(r"[a-z0-9_]{1,255}")

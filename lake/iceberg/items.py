@@ -9,7 +9,7 @@ from lake import catalog, layout
 from lake.coverage import iso_us
 from lake.fileio import FileIO
 from lake.iceberg import build, metadata
-from lake.iceberg.publish import (
+from lake.iceberg.tables import (
     SNAPSHOT_ID,
     Context,
     Published,

@@ -109,7 +109,12 @@ def finish(new: TableMetadata, base: metadata.Version | None) -> TableMetadata:
         floor = base.metadata.last_updated_ms + 1
     limit = int(PROPERTIES["write.metadata.previous-versions-max"])
     stamp = max(metadata.now_ms(), floor, *(e.timestamp_ms for e in new.snapshot_log))
-    return new.model_copy(update={"metadata_log": log[-limit:], "last_updated_ms": stamp})
+    # Name -> field id for parts that carry no field ids (lake format 2 keeps the ids in its
+    # schema files, not in the Parquet files); pyiceberg and DuckDB both honour it.
+    mapping = new.schema().name_mapping.model_dump_json()
+    return new.model_copy(update={"metadata_log": log[-limit:], "last_updated_ms": stamp,
+                                  "properties": {**new.properties,
+                                                 "schema.name-mapping.default": mapping}})
 
 
 def remove_snapshots(md: TableMetadata, snapshots: list[Snapshot]) -> TableMetadata:
