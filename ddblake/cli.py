@@ -25,6 +25,7 @@ COMMANDS = {
     "query": "query", "shell": "query", "audit": "query", "restore": "restore",
     "verify": "care", "prune": "care", "archive": "care", "lifecycle": "care",
     "thaw": "care", "copy": "care", "drill": "care", "demo": "demo",
+    "iceberg": "iceberg",
 }
 
 

@@ -8,6 +8,7 @@
     <table>/changes/_manifests/<batch-id>.json
     <table>/schema/<n>.json                                             table schemas (format 2)
     <table>/state/<name>                                                checkpoints, journals
+    <table>/iceberg/{items,changes}/metadata/...                        derived Iceberg metadata
 
 Keys are relative to the lake root and use ``/``. Snapshot and batch ids sort by time.
 
@@ -186,3 +187,14 @@ def restore_spool(table: str, restore_id: str, unit: int) -> str:
 
 def restore_spool_prefix(table: str, restore_id: str) -> str:
     return f"{restores_prefix(table)}{_id(restore_id, 'restore id')}/spool/"
+
+
+ICEBERG_TABLES = ("items", "changes")
+
+
+def iceberg_table_prefix(table: str, kind: str) -> str:
+    """The folder of one of a table's Iceberg tables (``items`` or ``changes``): Iceberg
+    metadata only (``metadata/``); the data files it names are the lake's own parts."""
+    if kind not in ICEBERG_TABLES:
+        raise ValueError(f"unknown Iceberg table kind {kind!r}")
+    return f"{_t(table)}/iceberg/{kind}/"

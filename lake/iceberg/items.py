@@ -1,0 +1,132 @@
+"""The items table: one Iceberg snapshot per ddblake snapshot, current = the latest."""
+
+from __future__ import annotations
+
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.snapshots import Snapshot
+
+from lake import catalog, layout
+from lake.coverage import iso_us
+from lake.fileio import FileIO
+from lake.iceberg import build, metadata
+from lake.iceberg.tables import (
+    SNAPSHOT_ID,
+    Context,
+    Published,
+    add_all,
+    ceil_ms,
+    ddblake_id,
+    iceberg_snapshot_id,
+    rebuilt,
+    remove_snapshots,
+)
+from schemas.manifest import Manifest
+
+
+def point_us(manifest: Manifest) -> int:
+    """The consistency point: the exact time, or the end of the scan window."""
+    return iso_us(manifest.consistency.end)
+
+
+def replay_from(manifest: Manifest) -> tuple[int, bool]:
+    """Where the change log is replayed from on top of this snapshot, and whether a change
+    at exactly that microsecond is replayed (a fuzzy scan: from its start, inclusive)."""
+    if manifest.consistency.kind == "fuzzy":
+        return iso_us(manifest.consistency.start), True
+    return point_us(manifest), False
+
+
+def snapshot_properties(manifest: Manifest) -> dict[str, str]:
+    start, inclusive = replay_from(manifest)
+    return {SNAPSHOT_ID: manifest.snapshot_id, "ddblake.table": manifest.table,
+            "ddblake.method": manifest.source.method,
+            "ddblake.consistency": manifest.consistency.kind,
+            "ddblake.window-start": manifest.consistency.start,
+            "ddblake.window-end": manifest.consistency.end,
+            "ddblake.point-us": str(point_us(manifest)),
+            "ddblake.replay-from-us": str(start),
+            "ddblake.replay-inclusive": "true" if inclusive else "false",
+            "ddblake.items": str(manifest.totals.items),
+            "ddblake.created-at": manifest.created_at}
+
+
+def planned(io: FileIO, manifest: Manifest) -> build.Planned:
+    parts = tuple(build.Part(io.full_uri(layout.snapshot_part(manifest.table,
+                                                              manifest.snapshot_id, p.path)),
+                             p.rows, p.bytes) for p in manifest.parts)
+    return build.Planned(iceberg_snapshot_id(manifest.table, "items", manifest.snapshot_id),
+                         ceil_ms(point_us(manifest)), parts, snapshot_properties(manifest))
+
+
+def ordered(io: FileIO, table: str) -> list[Manifest]:
+    """Committed snapshots in the order ``items`` and ``as_of`` rank them."""
+    return sorted(catalog.list_snapshots(io, table),
+                  key=lambda m: (point_us(m), m.snapshot_id))
+
+
+def incremental(md: TableMetadata,
+                manifests: list[Manifest]) -> tuple[list[Snapshot], list[Manifest]] | None:
+    """(Iceberg snapshots to remove, ddblake snapshots to append), or None when appending
+    cannot keep the order and the table must be rewritten."""
+    rank = {m.snapshot_id: i for i, m in enumerate(manifests)}
+    present = [(s, ddblake_id(s)) for s in md.snapshots]
+    gone = [s for s, sid in present if sid not in rank]
+    kept = [rank[sid] for _, sid in present if sid in rank]
+    published = {sid for _, sid in present}
+    new = [m for m in manifests if m.snapshot_id not in published]
+    if kept != sorted(kept) or (new and kept and rank[new[0].snapshot_id] < kept[-1]):
+        return None
+    current = md.current_snapshot()
+    if current is not None and current in gone and not new:
+        return None
+    return gone, new
+
+
+def publish_items(io: FileIO, table: str, *, rebuild: bool = False,
+                  dry_run: bool = False) -> Published:
+    ctx = Context(io, table, "items")
+    manifests = ordered(io, table)
+    base = ctx.load(rebuild)
+    latest = manifests[-1].snapshot_id if manifests else None
+    if not manifests and base is None:
+        return ctx.result(None, "empty", None)
+    plan = None if rebuild or ctx.stale(base) or base is None else \
+        incremental(base.metadata, manifests)
+    if plan is None:
+        action = "created" if base is None else "rebuilt"
+        if not dry_run:
+            rebuilt(ctx, base, [planned(io, m) for m in manifests])
+        return _after(ctx, dry_run, base, action, latest, len(manifests), 0)
+    gone, new = plan
+    if not gone and not new:
+        return ctx.result(base, "unchanged", latest)
+    if not dry_run and base is not None:
+        md = add_all(ctx.pyio(), remove_snapshots(base.metadata, gone),
+                     [planned(io, m) for m in new])
+        ctx.commit(base, md)
+    return _after(ctx, dry_run, base, "updated", latest, len(new), len(gone))
+
+
+def _after(ctx: Context, dry_run: bool, base: metadata.Version | None, action: str,
+           current: str | None, added: int, removed: int) -> Published:
+    version = base if dry_run else metadata.load(ctx.io, ctx.prefix)
+    return ctx.result(version, action, current, added, removed)
+
+
+def withdraw(io: FileIO, table: str, snapshot_ids: list[str]) -> Published | None:
+    """Remove the Iceberg snapshots of ddblake snapshots about to be deleted (``prune``
+    calls this before deleting their parts, so no Iceberg reader is sent to a deleted
+    file); None when the table has no Iceberg items table yet."""
+    ctx = Context(io, table, "items")
+    base = metadata.load(io, ctx.prefix)
+    if base is None:
+        return None
+    doomed = set(snapshot_ids)
+    gone = [s for s in base.metadata.snapshots if ddblake_id(s) in doomed]
+    current = base.metadata.current_snapshot()
+    if not gone:
+        return ctx.result(base, "unchanged", None)
+    if current is not None and current in gone:
+        return publish_items(io, table, rebuild=True)
+    version = ctx.commit(base, remove_snapshots(base.metadata, gone))
+    return ctx.result(version, "updated", None, 0, len(gone))
