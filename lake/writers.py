@@ -168,7 +168,11 @@ def stage_change_batch(io: FileIO, table: str, keys: KeySchema, records: Iterabl
     parts: tuple[PartInfo, ...] = ()
     if rows:
         arrow = change_table(rows, keys)
-        size, sha = write_parquet(io, layout.table_key(table, relative), arrow, options)
+        # No stored Arrow schema: the images keep Parquet's JSON type (DuckDB reads JSON),
+        # and Iceberg readers on pyarrow (pyiceberg 0.12) see plain strings instead of the
+        # arrow.json extension type they refuse (docs/iceberg.md).
+        size, sha = write_parquet(io, layout.table_key(table, relative), arrow, options,
+                                  parquet={"store_schema": False})
         digest = Digest()
         for value in arrow.column("_new_sha256").to_pylist():
             if value is not None:

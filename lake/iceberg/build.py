@@ -11,7 +11,6 @@ Iceberg time is the ddblake snapshot's consistency point, not the time of publis
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,6 +32,7 @@ from pyiceberg.manifest import (
     write_manifest,
     write_manifest_list,
 )
+from pyiceberg.schema import Schema
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.refs import MAIN_BRANCH, SnapshotRefType
 from pyiceberg.table.snapshots import (
@@ -51,7 +51,8 @@ from pyiceberg.table.update import (
     update_table_metadata,
 )
 
-from lake.iceberg.mapping import merge_schema, part_schema
+from lake.iceberg.mapping import check_columns, merge_schema
+from runtime.threads import bounded_map
 from schemas.errors import CorruptDataError, MissingDataError
 
 AVRO_CODEC: Literal["deflate"] = "deflate"
@@ -69,11 +70,14 @@ class Part:
 
 @dataclass(frozen=True)
 class Planned:
-    """What one Iceberg snapshot holds and says about itself."""
+    """What one Iceberg snapshot holds and says about itself: its parts, the Iceberg schema
+    they are read with and the Arrow columns each must have (``lake.iceberg.mapping``)."""
 
     snapshot_id: int
     timestamp_ms: int
     parts: tuple[Part, ...]
+    schema: Schema
+    columns: pa.Schema
     properties: dict[str, str] = field(default_factory=dict)
     replace: bool = True
 
@@ -84,7 +88,7 @@ class Footer:
     metadata: pq.FileMetaData
 
 
-def _read_footer(pyio: IcebergFileIO, part: Part) -> Footer:
+def _read_footer(pyio: IcebergFileIO, part: Part, columns: pa.Schema) -> Footer:
     source = pyio.new_input(part.path)
     try:
         size = len(source)
@@ -102,25 +106,26 @@ def _read_footer(pyio: IcebergFileIO, part: Part) -> Footer:
     if metadata.num_rows != part.rows:
         raise CorruptDataError(f"part {part.path} has {metadata.num_rows} rows; its manifest "
                                f"says {part.rows}", hint="run `ddblake verify --deep`")
+    check_columns(metadata.schema.to_arrow_schema(), columns, what=f"part {part.path}")
     return Footer(part, metadata)
 
 
-def read_footers(pyio: IcebergFileIO, parts: tuple[Part, ...]) -> list[Footer]:
-    if len(parts) <= 1:
-        return [_read_footer(pyio, p) for p in parts]
-    with ThreadPoolExecutor(min(READ_THREADS, len(parts))) as pool:
-        return list(pool.map(lambda p: _read_footer(pyio, p), parts))
+def read_footers(pyio: IcebergFileIO, planned: Planned) -> list[Footer]:
+    """The parts' footers, checked against their manifest and schema, in the plan's order."""
+    def read(indexed: tuple[int, Part]) -> tuple[int, Footer]:
+        return indexed[0], _read_footer(pyio, indexed[1], planned.columns)
+
+    threads = min(READ_THREADS, len(planned.parts))
+    found = dict(bounded_map(read, enumerate(planned.parts), threads))
+    return [found[i] for i in range(len(planned.parts))]
 
 
-def evolve_schema(metadata: TableMetadata, footers: list[Footer]) -> TableMetadata:
-    """Add the columns the parts have and the table's schema lacks (a new schema version,
+def evolve_schema(metadata: TableMetadata, schema: Schema, *, what: str) -> TableMetadata:
+    """Add the columns ``schema`` has and the table's schema lacks (a new schema version,
     which every snapshot then reads with)."""
     current = metadata.schema()
-    merged = current
     next_id = max(s.schema_id for s in metadata.schemas) + 1
-    for footer in footers:
-        schema = part_schema(footer.metadata.schema.to_arrow_schema(), what=footer.part.path)
-        merged = merge_schema(merged, schema, what=footer.part.path, next_id=next_id)
+    merged = merge_schema(current, schema, what=what, next_id=next_id)
     if merged is current:
         return metadata
     metadata = update_table_metadata(metadata, (
@@ -201,8 +206,9 @@ def _summary(metadata: TableMetadata, planned: Planned, added: list[DataFile],
 def add_snapshot(pyio: IcebergFileIO, metadata: TableMetadata, location: str,
                  planned: Planned) -> TableMetadata:
     """``metadata`` with one more snapshot, made current on ``main``."""
-    footers = read_footers(pyio, planned.parts)
-    metadata = evolve_schema(metadata, footers)
+    footers = read_footers(pyio, planned)
+    metadata = evolve_schema(metadata, planned.schema,
+                             what=planned.properties.get("ddblake.snapshot-id", location))
     added = [data_file(metadata, f) for f in footers]
     manifests, removed = _manifests(pyio, metadata, location, planned, added)
     parent = metadata.current_snapshot()

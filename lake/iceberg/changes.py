@@ -1,5 +1,6 @@
 """The change table: every committed change batch, appended (one Iceberg snapshot per
-publish). Rows keep the change log's own columns: event time, operation, keys, images."""
+publish). Rows are the change parts as they are (``schemas/changes.py``): event time,
+operation, ``_pk``/``_sk``, and the keys, new and old images as DynamoDB JSON text."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pyiceberg.table.metadata import TableMetadata
 from lake import catalog, layout
 from lake.fileio import FileIO
 from lake.iceberg import build, metadata
+from lake.iceberg.mapping import change_arrow_schema, change_schema
 from lake.iceberg.tables import Context, Published, add_all, iceberg_snapshot_id, rebuilt
 from schemas.changes import ChangeBatch
 
@@ -24,10 +26,11 @@ def planned(io: FileIO, table: str, batches: list[ChangeBatch],
              "ddblake.first-batch-id": ids[0], "ddblake.last-batch-id": ids[-1],
              "ddblake.first-event-us": str(min(b.first_event_us for b in batches)),
              "ddblake.last-event-us": str(max(b.last_event_us for b in batches))}
+    keys = batches[0].key_schema
     return build.Planned(iceberg_snapshot_id(table, "changes", "\x1f".join(ids)),
                          max(metadata.now_ms(), after_ms),
-                         tuple(p for b in batches for p in batch_parts(io, b)), props,
-                         replace=False)
+                         tuple(p for b in batches for p in batch_parts(io, b)),
+                         change_schema(keys), change_arrow_schema(keys), props, replace=False)
 
 
 def live_paths(ctx: Context, md: TableMetadata) -> set[str]:

@@ -9,6 +9,7 @@ from lake import catalog, layout
 from lake.coverage import iso_us
 from lake.fileio import FileIO
 from lake.iceberg import build, metadata
+from lake.iceberg.mapping import iceberg_schema
 from lake.iceberg.tables import (
     SNAPSHOT_ID,
     Context,
@@ -20,7 +21,9 @@ from lake.iceberg.tables import (
     rebuilt,
     remove_snapshots,
 )
+from schemas.errors import UsageError
 from schemas.manifest import Manifest
+from schemas.table_schema import TableSchema
 
 
 def point_us(manifest: Manifest) -> int:
@@ -50,18 +53,54 @@ def snapshot_properties(manifest: Manifest) -> dict[str, str]:
             "ddblake.created-at": manifest.created_at}
 
 
+def _schema(manifest: Manifest) -> TableSchema:
+    schema = manifest.table_schema
+    assert schema is not None  # publishable() left format 1 snapshots out
+    return schema
+
+
 def planned(io: FileIO, manifest: Manifest) -> build.Planned:
     parts = tuple(build.Part(io.full_uri(layout.snapshot_part(manifest.table,
                                                               manifest.snapshot_id, p.path)),
                              p.rows, p.bytes) for p in manifest.parts)
+    schema = _schema(manifest)
     return build.Planned(iceberg_snapshot_id(manifest.table, "items", manifest.snapshot_id),
-                         ceil_ms(point_us(manifest)), parts, snapshot_properties(manifest))
+                         ceil_ms(point_us(manifest)), parts, iceberg_schema(schema),
+                         schema.arrow_schema(), snapshot_properties(manifest))
 
 
 def ordered(io: FileIO, table: str) -> list[Manifest]:
     """Committed snapshots in the order ``items`` and ``as_of`` rank them."""
     return sorted(catalog.list_snapshots(io, table),
                   key=lambda m: (point_us(m), m.snapshot_id))
+
+
+def publishable(manifests: list[Manifest]) -> tuple[list[Manifest], list[str]]:
+    """(the format 2 snapshots, the ids of the format 1 snapshots left out). Format 1 parts
+    have no table schema, so no Iceberg schema: only format 1 snapshots older than every
+    format 2 one are left out (time travel before the first published snapshot finds none,
+    which engines report); one newer than a format 2 snapshot would be skipped silently by
+    time travel, so it is refused."""
+    first2 = next((i for i, m in enumerate(manifests) if m.table_schema is not None), None)
+    if first2 is None:
+        return [], [m.snapshot_id for m in manifests]
+    late = [m for m in manifests[first2:] if m.table_schema is None]
+    if late:
+        raise UsageError(
+            f"snapshot {late[0].snapshot_id} of {late[0].table} is in lake format 1 but newer "
+            f"than format 2 snapshot {manifests[first2].snapshot_id}: Iceberg time travel "
+            "would skip it, so the table is not published",
+            hint="take a new snapshot in lake format 2 (`ddblake export`, the default format) "
+                 "and delete the format 1 one (`ddblake prune`), then rerun `ddblake iceberg`")
+    return manifests[first2:], [m.snapshot_id for m in manifests[:first2]]
+
+
+def skipped_note(table: str, skipped: list[str]) -> tuple[str, ...]:
+    if not skipped:
+        return ()
+    return (f"{table}: {len(skipped)} snapshot(s) in lake format 1 are not published as "
+            f"Iceberg snapshots (oldest {skipped[0]}, newest {skipped[-1]}); Iceberg tables "
+            "need lake format 2 (`ddblake export` writes it)",)
 
 
 def incremental(md: TableMetadata,
@@ -84,12 +123,12 @@ def incremental(md: TableMetadata,
 
 def publish_items(io: FileIO, table: str, *, rebuild: bool = False,
                   dry_run: bool = False) -> Published:
-    ctx = Context(io, table, "items")
-    manifests = ordered(io, table)
+    manifests, skipped = publishable(ordered(io, table))
+    ctx = Context(io, table, "items", skipped_note(table, skipped))
     base = ctx.load(rebuild)
     latest = manifests[-1].snapshot_id if manifests else None
     if not manifests and base is None:
-        return ctx.result(None, "empty", None)
+        return ctx.result(None, "skipped" if skipped else "empty", None)
     plan = None if rebuild or ctx.stale(base) or base is None else \
         incremental(base.metadata, manifests)
     if plan is None:

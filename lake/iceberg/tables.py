@@ -31,6 +31,7 @@ from pyiceberg.table.update import RemoveSnapshotsUpdate, update_table_metadata
 from lake import layout
 from lake.fileio import FileIO
 from lake.iceberg import build, metadata
+from lake.iceberg.mapping import CHANGE_PROPERTIES
 from lake.iceberg.storage import iceberg_io, table_location
 from schemas.errors import ManifestError
 
@@ -57,15 +58,16 @@ class Published:
     version: int | None
     snapshots: int
     current: str | None  # items: ddblake snapshot id; changes: last batch id
-    action: str  # created, updated, rebuilt, unchanged, empty (nothing to publish)
+    action: str  # created, updated, rebuilt, unchanged, empty, skipped (format 1 only)
     added: int = 0
     removed: int = 0
+    notes: tuple[str, ...] = ()  # what was left out, and why
 
     def to_dict(self) -> dict[str, object]:
         return {"table": self.table, "kind": self.kind, "metadata_location":
                 self.metadata_location, "location": self.location, "version": self.version,
                 "snapshots": self.snapshots, "current": self.current, "action": self.action,
-                "added": self.added, "removed": self.removed}
+                "added": self.added, "removed": self.removed, "notes": list(self.notes)}
 
 
 def ddblake_id(snapshot: Snapshot) -> str | None:
@@ -92,7 +94,8 @@ def empty_metadata(location: str, table: str, kind: str,
         "current_schema_id": 0, "partition_specs": [UNPARTITIONED_PARTITION_SPEC],
         "default_spec_id": 0, "last_partition_id": 999, "sort_orders": [UNSORTED_SORT_ORDER],
         "default_sort_order_id": 0, "last_updated_ms": metadata.now_ms(),
-        "properties": {**PROPERTIES, "ddblake.table": table, "ddblake.kind": kind},
+        "properties": {**PROPERTIES, **(CHANGE_PROPERTIES if kind == "changes" else {}),
+                       "ddblake.table": table, "ddblake.kind": kind},
         "metadata_log": list(base.metadata.metadata_log) if base else []}
     if base is not None:
         fields["table_uuid"] = base.metadata.table_uuid
@@ -139,6 +142,7 @@ class Context:
     io: FileIO
     table: str
     kind: str
+    notes: tuple[str, ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -157,7 +161,7 @@ class Context:
                          version.location if version else None,
                          version.number if version else None,
                          len(version.metadata.snapshots) if version else 0, current, action,
-                         added, removed)
+                         added, removed, self.notes)
 
     def load(self, rebuild: bool) -> metadata.Version | None:
         """The current version; for a rebuild, an unreadable one only gives its number."""
