@@ -1,56 +1,32 @@
-"""A small table history written as a lake in the shape of lake format 2 (docs/decisions/005):
-one schema per table that only grows by adding columns, every column with a field id.
+"""A small table history written to a lake by ddblake's own format 2 writers.
 
-The history is the truth the tests check Iceberg readers against: ``state_at(us)`` is the
-table at any microsecond. Snapshots write ``state_at(point)``; change batches hold every
-event, each row in the items' own columns (the new image) plus the change columns.
-
-TODO(format 2): when lake format 2 lands, write these parts with its encoder instead and
-compare with ``ddblake query --as-of`` as well.
+Snapshots go through :class:`lake.writers.SnapshotWriter` (``encode``: the exporter's
+``RowPartBuilder`` against the table's schema in the lake, schema 1 from the first part,
+schema ``n+1`` at each commit that saw new attributes); change batches through
+:func:`lake.writers.write_change_batch` (what ``ddblake stream`` and the Lambda consumer
+write). The history is the truth: ``state_at(us)`` is the table at any microsecond, as
+DynamoDB JSON items.
 """
 
 from __future__ import annotations
 
-import hashlib
+import base64
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-import orjson
-import pyarrow as pa
-
 from lake import layout
-from lake.commit import commit_change_batch, commit_snapshot, write_parquet
 from lake.fileio import FileIO
-from schemas.changes import ChangeBatch
+from lake.writers import SnapshotWriter, write_change_batch
+from schemas.changes import ChangeBatch, ChangeRecord
+from schemas.dynamo_json import Item
 from schemas.keys import KeyAttribute, KeySchema
-from schemas.manifest import Consistency, Manifest, PartInfo, Source, Totals
+from schemas.manifest import Consistency, Manifest, Source
+from schemas.table_schema import REST, TableSchema
 
-Row = dict[str, Any]
 KEYS = KeySchema(KeyAttribute("id", "S"))
-
-
-def _field(name: str, fid: int, kind: pa.DataType, nullable: bool = True) -> pa.Field:
-    return pa.field(name, kind, nullable, metadata={b"PARQUET:field_id": str(fid).encode()})
-
-
-ITEM_FIELDS = [
-    _field("id", 1, pa.string(), False),
-    _field("price", 2, pa.decimal128(38, 2)),
-    _field("qty", 3, pa.int64()),
-    _field("tags", 4, pa.list_(_field("element", 5, pa.string()))),
-]
-NOTE = _field("note", 6, pa.string())  # a column the table gains later
-CHANGE_FIELDS = [_field("_event_us", 101, pa.int64(), False), _field("_op", 102, pa.string()),
-                 _field("_seq", 103, pa.string()), _field("_old", 104, pa.string())]
-
-
-def item_schema(with_note: bool) -> pa.Schema:
-    return pa.schema([*ITEM_FIELDS, NOTE] if with_note else ITEM_FIELDS)
-
-
-def change_schema(with_note: bool) -> pa.Schema:
-    return pa.schema([*CHANGE_FIELDS, *item_schema(with_note)])
 
 
 def iso(us: int) -> str:
@@ -64,20 +40,19 @@ class Event:
     us: int
     op: str
     key: str
-    new: Row | None
-    old: Row | None
+    new: Item | None
+    old: Item | None
 
 
 @dataclass
 class History:
-    """Events in time order (µs since the epoch)."""
+    """Events in time order (µs since the epoch); items in DynamoDB JSON."""
 
     table: str = "orders"
     events: list[Event] = field(default_factory=list)
-    _seq: int = 0
 
-    def state_at(self, us: int) -> dict[str, Row]:
-        state: dict[str, Row] = {}
+    def state_at(self, us: int) -> dict[str, Item]:
+        state: dict[str, Item] = {}
         for e in self.events:
             if e.us > us:
                 break
@@ -87,68 +62,80 @@ class History:
                 state[e.key] = e.new
         return state
 
-    def write(self, us: int, key: str, new: Row | None) -> None:
+    def write(self, us: int, key: str, new: Item | None) -> None:
         old = self.state_at(us).get(key)
         op = "REMOVE" if new is None else ("INSERT" if old is None else "MODIFY")
         if new is not None:
-            new = {"id": key, **new}
+            new = {"id": {"S": key}, **new}
         self.events.append(Event(us, op, key, new, old))
         self.events.sort(key=lambda e: e.us)
 
 
-def _rows_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
-    names = schema.names
-    return pa.Table.from_pylist([{n: r.get(n) for n in names} for r in rows], schema=schema)
-
-
-def _part(io: FileIO, key: str, rows: list[Row], schema: pa.Schema,
-          relative: str) -> PartInfo:
-    size, sha = write_parquet(io, key, _rows_table(rows, schema))
-    return PartInfo(relative, len(rows), size, sha, hashlib.sha256(sha.encode()).hexdigest())
-
-
 def write_snapshot(io: FileIO, history: History, snapshot_id: str, *, start_us: int,
-                   end_us: int, kind: str = "exact", with_note: bool = True,
-                   parts: int = 2) -> Manifest:
-    """Commit a snapshot holding ``state_at(end_us)``, split into ``parts`` parts."""
-    rows = sorted(history.state_at(end_us).values(), key=lambda r: r["id"])
-    infos = []
+                   end_us: int, kind: str = "exact", parts: int = 2) -> Manifest:
+    """Commit a snapshot holding ``state_at(end_us)`` in ``parts`` parts (format 2)."""
+    items = [history.state_at(end_us)[k] for k in sorted(history.state_at(end_us))]
+    writer = SnapshotWriter(io, history.table, snapshot_id, KEYS)
     for n in range(parts):
-        chunk = rows[n::parts]
-        relative = layout.part_name(0, n)
-        key = layout.snapshot_part(history.table, snapshot_id, relative)
-        infos.append(_part(io, key, chunk, item_schema(with_note), relative))
+        chunk = [json.loads(json.dumps(i)) for i in items[n::parts]]  # the writer takes over
+        writer.write_part(layout.part_name(0, n), writer.encode(chunk))
     method = "export" if kind == "exact" else "scan"
-    manifest = Manifest(
-        snapshot_id=snapshot_id, table=history.table, created_at=iso(end_us), tool_version="t",
-        source=Source(history.table, method), consistency=Consistency(kind, iso(start_us),
-                                                                      iso(end_us)),
-        key_schema=KEYS, table_description={}, parts=tuple(infos), columns=(),
-        totals=Totals(len(rows), sum(p.bytes for p in infos), 0, "0" * 64))
-    commit_snapshot(io, manifest)
-    return manifest
+    return writer.commit(source=Source(history.table, method),
+                         consistency=Consistency(kind, iso(start_us), iso(end_us)),  # type: ignore[arg-type]
+                         table_description={"TableName": history.table})
 
 
-def _change_row(e: Event, seq: int) -> Row:
-    image = e.new or {"id": e.key}
-    old = orjson.dumps(e.old, default=str).decode() if e.old else None
-    return {**image, "_event_us": e.us, "_op": e.op, "_seq": f"{seq:020d}", "_old": old}
-
-
-def write_batch(io: FileIO, history: History, batch_id: str, first_us: int, last_us: int, *,
-                with_note: bool = True) -> ChangeBatch:
-    """Commit the events in ``first_us..last_us`` as one change batch."""
-    events = [e for e in history.events if first_us <= e.us <= last_us]
-    rows = [_change_row(e, history.events.index(e)) for e in events]
-    relative = layout.change_part_name(batch_id, 0)
-    info = _part(io, layout.table_key(history.table, relative), rows,
-                 change_schema(with_note), relative)
-    batch = ChangeBatch(batch_id, history.table, iso(last_us), "t", {"kind": "test"}, KEYS,
-                        first_us, last_us, (info,), len(rows), {})
-    assert commit_change_batch(io, batch)
+def write_batch(io: FileIO, history: History, batch_id: str, first_us: int,
+                last_us: int) -> ChangeBatch:
+    """Commit the events in ``first_us..last_us`` as one change batch (stream records)."""
+    records = [ChangeRecord(e.us, e.op, {"id": {"S": e.key}},  # type: ignore[arg-type]
+                            json.loads(json.dumps(e.new)) if e.new else None,
+                            json.loads(json.dumps(e.old)) if e.old else None,
+                            "stream:shard-1", f"{n:040d}")
+               for n, e in enumerate(history.events) if first_us <= e.us <= last_us]
+    source = {"kind": "stream", "stream_arn": "arn:test/stream/x", "gaps": [],
+              "covered_from_us": first_us, "covered_to_us": last_us}
+    batch, made = write_change_batch(io, history.table, KEYS, records, source=source,
+                                     positions={}, batch_id=batch_id)
+    assert made
     return batch
 
 
 def snapshot_id_at(us: int, tag: str) -> str:
     when = datetime.fromtimestamp(us // 1_000_000, UTC)
     return layout.derived_id(when, tag)
+
+
+def _number(value: Decimal) -> str:
+    text = format(value, "f")  # exact (normalize() would round to 28 digits)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "0") else text
+
+
+def _cell(kind: str, value: Any) -> dict[str, Any]:
+    """A typed cell back in DynamoDB JSON (the kinds the scenario uses)."""
+    if kind == "N":
+        return {"N": _number(value)}
+    if kind == "SS":
+        return {"SS": list(value)}
+    if kind == "NS":
+        return {"NS": [_number(v) for v in value]}
+    if kind == "B":
+        return {"B": base64.b64encode(value).decode()}
+    if kind == "json":
+        return dict(json.loads(value))
+    return {{"S": "S", "BOOL": "BOOL"}[kind]: value}
+
+
+def item_of(row: dict[str, Any], schema: TableSchema) -> Item:
+    """The DynamoDB item an Iceberg row of the items table holds: the key, every typed
+    cell that is set, and ``_rest`` (an independent rebuild, for the tests' comparisons)."""
+    item: Item = {"id": {"S": row["_pk"]}}
+    for column in schema.columns:
+        value = row.get(column.name)
+        if value is not None:
+            item[column.name] = _cell(column.kind, value)
+    if row.get(REST) is not None:
+        item.update(json.loads(row[REST]))
+    return item
