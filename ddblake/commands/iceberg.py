@@ -61,5 +61,7 @@ def iceberg_command(lake: str, table: str | None, rebuild: bool, glue_database: 
             click.echo(f"Glue: {len(registered)} tables in {glue_database} "
                        f"({', '.join(f'{r.name} {r.action}' for r in registered)})", err=True)
     render_to([p.to_dict() for p in published], fmt, output, columns=COLUMNS)
+    for note in (n for p in published for n in p.notes):
+        click.echo(f"note: {note}", err=True)  # shown even with --quiet: something is left out
     if dry_run and not quiet:
         click.echo("dry run: nothing was written", err=True)

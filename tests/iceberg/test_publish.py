@@ -3,7 +3,9 @@ changed; pruned snapshots leave the Iceberg metadata; crashes leave a consistent
 
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,14 @@ from lake.commit import write_parquet
 from lake.fileio import FileIO, LocalFileIO
 from lake.iceberg import metadata, publish, publish_table, withdraw
 from lake.iceberg.items import publish_items
+from lake.iceberg.mapping import iceberg_schema, merge_schema
 from lake.iceberg.metadata import ConcurrentPublishError
+from lake.writers import SnapshotWriter
 from schemas.errors import CorruptDataError, ManifestError, UsageError
-from tests.iceberg.conftest import T0, S, Scenario
-from tests.iceberg.lakegen import snapshot_id_at, write_batch, write_snapshot
+from schemas.manifest import Consistency, Source
+from tests.helpers import run_cli
+from tests.iceberg.conftest import T0, S, Scenario, history, write_batches
+from tests.iceberg.lakegen import KEYS, iso, snapshot_id_at, write_batch, write_snapshot
 
 
 def summaries(io: FileIO, kind: str = "items") -> list[dict[str, Any]]:
@@ -33,7 +39,7 @@ def summaries(io: FileIO, kind: str = "items") -> list[dict[str, Any]]:
 
 def current_rows(location: str) -> list[tuple[Any, ...]]:
     table = StaticTable.from_metadata(location)
-    return sorted((r["id"], r["price"]) for r in table.scan().to_arrow().to_pylist())
+    return sorted((r["_pk"], r["price"]) for r in table.scan().to_arrow().to_pylist())
 
 
 def test_publish_is_idempotent(scenario: Scenario, scenario_io: FileIO) -> None:
@@ -63,7 +69,7 @@ def test_new_snapshots_and_batches_are_appended(scenario: Scenario,
                                                 scenario_io: FileIO) -> None:
     before = publish(scenario_io)
     h = scenario.history
-    h.write(T0 + 80 * S, "f", {"price": Decimal("1.23")})
+    h.write(T0 + 80 * S, "g", {"price": {"N": "1.23"}})
     m4 = write_snapshot(scenario_io, h, snapshot_id_at(T0 + 90 * S, "s4"),
                         start_us=T0 + 90 * S, end_us=T0 + 90 * S)
     write_batch(scenario_io, h, snapshot_id_at(T0 + 75 * S, "b4"), T0 + 70 * S + 1, T0 + 95 * S)
@@ -73,7 +79,7 @@ def test_new_snapshots_and_batches_are_appended(scenario: Scenario,
     got = summaries(scenario_io)
     assert [s["_id"] for s in got[:3]] == [s["_id"] for s in summaries_of(before[0])]
     assert got[-1]["ddblake.snapshot-id"] == m4.snapshot_id
-    assert ("f", Decimal("1.23")) in current_rows(str(items.metadata_location))
+    assert ("g", Decimal("1.23")) in current_rows(str(items.metadata_location))
     change_rows = StaticTable.from_metadata(str(changes.metadata_location)).scan().to_arrow()
     assert change_rows.num_rows == len(h.events)
     version = metadata.load(scenario_io, layout.iceberg_table_prefix("orders", "items"))
@@ -129,7 +135,8 @@ def test_pruned_snapshots_leave_the_iceberg_table(scenario: Scenario,
     gap = table.snapshot_as_of_timestamp((T0 + 40 * S) // 1000)  # in the pruned one's time
     assert gap is not None and gap.summary is not None
     assert gap.summary["ddblake.snapshot-id"] == scenario.snapshots[0].snapshot_id
-    assert len(table.scan(snapshot_id=gap.snapshot_id).to_arrow()) == 3
+    assert len(table.scan(snapshot_id=gap.snapshot_id).to_arrow()) == \
+        len(scenario.history.state_at(T0 + 10 * S))
     assert [e.snapshot_id for e in table.metadata.snapshot_log] == \
         [s.snapshot_id for s in table.metadata.snapshots]
 
@@ -230,31 +237,94 @@ def test_a_part_that_differs_from_its_manifest_is_refused(scenario: Scenario,
         publish_items(scenario_io, "orders")
 
 
-def test_a_format_1_part_is_refused_with_the_fix(scenario: Scenario,
-                                                 scenario_io: FileIO) -> None:
+def test_a_part_without_its_schemas_columns_is_refused(scenario: Scenario,
+                                                       scenario_io: FileIO) -> None:
     manifest = scenario.snapshots[0]
     part = manifest.parts[0]
     key = layout.snapshot_part("orders", manifest.snapshot_id, part.path)
     table = pa.table({"_item": pa.array(['{"id":{"S":"a"}}'], pa.string())})
-    size, _ = write_parquet(scenario_io, key, table)
+    size, _ = write_parquet(scenario_io, key, table)  # a format 1 part under a format 2 one
     _fix_manifest(scenario_io, manifest, part.path, 1, size)
-    with pytest.raises(UsageError, match="not in lake format 2") as e:
+    with pytest.raises(CorruptDataError, match="does not have the columns") as e:
         publish_items(scenario_io, "orders")
-    assert e.value.hint is not None and "format 2" in e.value.hint
+    assert "unexpected: ['_item']" in e.value.message and "verify" in str(e.value.hint)
 
 
-def test_a_field_id_reused_for_another_column_is_refused(scenario: Scenario,
-                                                         scenario_io: FileIO) -> None:
+def test_a_column_of_another_type_than_its_schema_says_is_refused(
+        scenario: Scenario, scenario_io: FileIO) -> None:
     manifest = scenario.snapshots[2]
     part = manifest.parts[0]
     key = layout.snapshot_part("orders", manifest.snapshot_id, part.path)
-    field = pa.field("id", pa.string(), metadata={b"PARQUET:field_id": b"1"})
-    other = pa.field("price", pa.string(), metadata={b"PARQUET:field_id": b"2"})
-    size, _ = write_parquet(scenario_io, key, pa.table([pa.array(["z"]), pa.array(["1"])],
-                                                       schema=pa.schema([field, other])))
+    schema = manifest.table_schema
+    assert schema is not None
+    arrow = schema.arrow_schema()
+    forged = pa.schema([pa.field("price", pa.string()) if f.name == "price" else f
+                        for f in arrow])  # the right names, price as text
+    rows = pa.Table.from_pylist([{"_item_hash": 1, "_pk": "z", "price": "1"}], schema=forged)
+    size, _ = write_parquet(scenario_io, key, rows)
     _fix_manifest(scenario_io, manifest, part.path, 1, size)
-    with pytest.raises(CorruptDataError, match="field id 2"):
+    with pytest.raises(CorruptDataError, match=r"other type: \['price'\]"):
         publish_items(scenario_io, "orders")
+
+
+def test_a_field_id_given_to_another_column_is_refused(scenario: Scenario) -> None:
+    schema = scenario.snapshots[2].table_schema
+    assert schema is not None
+    good = iceberg_schema(schema)
+    price = schema.by_name["price"]
+    renamed = replace(schema, columns=tuple(replace(c, name="cost") if c is price else c
+                                            for c in schema.columns))
+    with pytest.raises(CorruptDataError, match=f"field id {price.id} is cost"):
+        merge_schema(good, iceberg_schema(renamed), what="snapshot x")
+    assert merge_schema(good, iceberg_schema(schema), what="same") is good
+
+
+def _format1_snapshot(io: FileIO, scenario: Scenario, at_us: int, tag: str) -> str:
+    from schemas.codec import encode_items
+
+    sid = snapshot_id_at(at_us, tag)
+    writer = SnapshotWriter(io, "orders", sid, KEYS)
+    items = list(scenario.history.state_at(at_us).values())
+    writer.write_part(layout.part_name(0, 0), encode_items(
+        [json.loads(json.dumps(i)) for i in items], KEYS))
+    writer.commit(source=Source("orders", "export"),
+                  consistency=Consistency("exact", iso(at_us), iso(at_us)),
+                  table_description={})
+    return sid
+
+
+def test_format_1_snapshots_before_the_first_format_2_one_are_left_out_with_a_note(
+        scenario: Scenario, scenario_io: FileIO, capsys: Any) -> None:
+    old = _format1_snapshot(scenario_io, scenario, T0 + 5 * S, "f1")
+    items = publish_items(scenario_io, "orders")
+    assert (items.action, items.snapshots) == ("created", 3)
+    assert len(items.notes) == 1 and "lake format 1" in items.notes[0] and old in items.notes[0]
+    code, _, err = run_cli(capsys, "iceberg", "--lake", scenario_io.uri)
+    assert code == 0 and old in err and "lake format 1" in err
+    table = StaticTable.from_metadata(str(items.metadata_location))
+    assert table.snapshot_as_of_timestamp((T0 + 6 * S) // 1000) is None  # nothing misread
+
+
+def test_a_format_1_snapshot_newer_than_a_format_2_one_is_refused_with_the_fix(
+        scenario: Scenario, scenario_io: FileIO) -> None:
+    late = _format1_snapshot(scenario_io, scenario, T0 + 35 * S, "f1")
+    with pytest.raises(UsageError, match=f"snapshot {late} of orders is in lake format 1") as e:
+        publish_items(scenario_io, "orders")
+    assert "ddblake export" in str(e.value.hint) and "prune" in str(e.value.hint)
+
+
+def test_a_table_with_only_format_1_snapshots_publishes_its_change_table(
+        scenario_io: FileIO) -> None:
+    h = history()
+    sid = _format1_snapshot(scenario_io, Scenario(h, [], [], scenario_io.uri), T0 + 10 * S,
+                            "f1")
+    write_batches(scenario_io, h)
+    items, changes = publish_table(scenario_io, "orders")
+    assert (items.action, items.metadata_location) == ("skipped", None)
+    assert sid in items.notes[0]
+    assert changes.action == "created"
+    rows = StaticTable.from_metadata(str(changes.metadata_location)).scan().to_arrow()
+    assert rows.num_rows == len(h.events)
 
 
 def _fix_manifest(io: FileIO, manifest: Any, path: str, rows: int, size: int) -> None:

@@ -50,9 +50,9 @@ def test_s3_lake_publishes_and_reads_in_pyiceberg_and_duckdb(
     expected = sorted(scenario.history.state_at(T0 + 50 * S + 500))
     table = StaticTable.from_metadata(items["metadata_location"],
                                       properties=iceberg_properties(io))
-    assert sorted(r["id"] for r in table.scan().to_arrow().to_pylist()) == expected
+    assert sorted(r["_pk"] for r in table.scan().to_arrow().to_pylist()) == expected
     con = connect(io)
-    got = con.execute("SELECT id FROM iceberg_scan(?)", [items["location"]]).fetchall()
+    got = con.execute("SELECT _pk FROM iceberg_scan(?)", [items["location"]]).fetchall()
     assert sorted(r[0] for r in got) == expected
     count = con.execute("SELECT count(*) FROM iceberg_scan(?)",
                         [changes["metadata_location"]]).fetchall()
@@ -69,7 +69,7 @@ def test_register_glue_creates_then_updates_the_tables(
     got = glue.get_table(DatabaseName="lake_db", Name="orders")["Table"]
     assert got["Parameters"]["table_type"] == "ICEBERG"
     assert got["Parameters"]["metadata_location"] == items["metadata_location"]
-    assert {c["Name"] for c in got["StorageDescriptor"]["Columns"]} >= {"id", "price", "note"}
+    assert {c["Name"] for c in got["StorageDescriptor"]["Columns"]} >= {"_pk", "_rest", "price", "note"}
     changes = glue.get_table(DatabaseName="lake_db", Name="orders_changes")["Table"]
     assert "_event_us" in {c["Name"] for c in changes["StorageDescriptor"]["Columns"]}
     io.delete(layout.snapshot_manifest("orders", scenario.snapshots[0].snapshot_id))
