@@ -115,6 +115,7 @@ class PruneResult:
     deleted: list[str] = field(default_factory=list)
     objects: int = 0
     leftovers: list[str] = field(default_factory=list)
+    iceberg_expired: int = 0  # Iceberg snapshots removed from the tables' metadata
 
 
 def chain_bases(io: FileIO, table: str, ids: list[str],
@@ -202,6 +203,25 @@ def _snapshot_keys(io: FileIO, table: str, snapshot_id: str) -> list[str]:
     return [manifest, *others]
 
 
+def expire_iceberg(io: FileIO, doomed: list[Decision]) -> int:
+    """Remove the doomed snapshots from the tables' published Iceberg metadata *before*
+    their parts go (docs/iceberg.md), so no Iceberg reader is sent to a deleted part; a
+    failure stops the prune before anything is deleted. Returns the snapshots removed."""
+    by_table: dict[str, list[str]] = {}
+    for d in doomed:
+        by_table.setdefault(d.table, []).append(d.snapshot_id)
+    expired = 0
+    for table, ids in by_table.items():
+        folder = layout.iceberg_table_prefix(table, "items") + "metadata/"
+        if next(iter(io.iter_objects(folder)), None) is None:
+            continue  # never published: nothing to expire (and no pyiceberg import)
+        from lake.iceberg import withdraw
+
+        result = withdraw(io, table, ids)
+        expired += result.removed if result else 0
+    return expired
+
+
 def apply_prune(io: FileIO, plan: PrunePlan, *,
                 listener: ProgressListener | None = None) -> PruneResult:
     """Delete the snapshots the plan marks: manifest first, then the rest of the folder.
@@ -214,6 +234,7 @@ def apply_prune(io: FileIO, plan: PrunePlan, *,
     # Every key is listed and checked (lake.fileio.confined) before the first delete.
     doomed = [(d, [confined(k) for k in _snapshot_keys(io, d.table, d.snapshot_id)])
               for d in plan.to_delete]
+    result.iceberg_expired = expire_iceberg(io, plan.to_delete)
     listener.started("prune", total=len(plan.to_delete), unit="snapshots")
     for decision, keys in doomed:
         io.delete(keys[0])  # the commit goes first: the snapshot is gone for every reader

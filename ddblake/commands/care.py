@@ -161,6 +161,8 @@ def prune_command(lake: str, table: str | None, keep_last: int, keep_daily: int,
     else:
         result = apply_prune(io, plan, listener=TerminalProgress(quiet=quiet))
         outcome.update(deleted=len(result.deleted), objects_deleted=result.objects)
+        if result.iceberg_expired:
+            outcome["iceberg_snapshots_expired"] = result.iceberg_expired
         for leftover in result.leftovers:
             click.echo(f"  could not delete {leftover}", err=True)
     summary(outcome, "text")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot
 
@@ -121,9 +123,11 @@ def incremental(md: TableMetadata,
     return gone, new
 
 
-def publish_items(io: FileIO, table: str, *, rebuild: bool = False,
-                  dry_run: bool = False) -> Published:
-    manifests, skipped = publishable(ordered(io, table))
+def publish_items(io: FileIO, table: str, *, rebuild: bool = False, dry_run: bool = False,
+                  without: frozenset[str] = frozenset()) -> Published:
+    """Bring the items table up to date (``without``: snapshots about to be deleted)."""
+    found = [m for m in ordered(io, table) if m.snapshot_id not in without]
+    manifests, skipped = publishable(found)
     ctx = Context(io, table, "items", skipped_note(table, skipped))
     base = ctx.load(rebuild)
     latest = manifests[-1].snapshot_id if manifests else None
@@ -166,6 +170,7 @@ def withdraw(io: FileIO, table: str, snapshot_ids: list[str]) -> Published | Non
     if not gone:
         return ctx.result(base, "unchanged", None)
     if current is not None and current in gone:
-        return publish_items(io, table, rebuild=True)
+        rebuilt_table = publish_items(io, table, rebuild=True, without=frozenset(doomed))
+        return replace(rebuilt_table, removed=len(gone))
     version = ctx.commit(base, remove_snapshots(base.metadata, gone))
     return ctx.result(version, "updated", None, 0, len(gone))

@@ -368,3 +368,42 @@ def test_metadata_pointing_outside_the_table_is_rewritten_not_followed(
     assert (items.action, items.version) == ("rebuilt", 3)
     table = StaticTable.from_metadata(str(items.metadata_location))
     assert all(s.manifest_list.startswith(items.location) for s in table.metadata.snapshots)
+
+
+def test_prune_expires_the_iceberg_snapshots_before_deleting_their_parts(
+        scenario: Scenario, scenario_io: FileIO, capsys: Any) -> None:
+    items, _ = publish(scenario_io)
+    code, out, err = run_cli(capsys, "prune", "--lake", scenario_io.uri, "--keep-last", "1",
+                             "--format", "json")
+    assert code == 0, err
+    deleted = [d["snapshot"] for d in json.loads(out) if d["action"] == "delete"]
+    assert deleted and f"iceberg_snapshots_expired: {len(deleted)}" in out + err
+    left = {s["ddblake.snapshot-id"] for s in summaries(scenario_io)}
+    assert left == {m.snapshot_id for m in scenario.snapshots} - set(deleted)
+    prefix = layout.iceberg_table_prefix("orders", "items")
+    version = metadata.load(scenario_io, prefix)
+    assert version is not None and version.number == 2  # one commit, before the deletes
+    table = StaticTable.from_metadata(version.location)
+    for snapshot in table.metadata.snapshots:  # every part named is still there
+        assert table.scan(snapshot_id=snapshot.snapshot_id).to_arrow().num_rows >= 0
+    assert publish_items(scenario_io, "orders").action == "unchanged"
+
+
+def test_prune_of_a_lake_never_published_touches_no_iceberg_folder(
+        scenario: Scenario, scenario_io: FileIO) -> None:
+    from lake.retention import RetentionPolicy, apply_prune, plan_prune
+
+    plan = plan_prune(scenario_io, RetentionPolicy(keep_last=1))
+    result = apply_prune(scenario_io, plan)
+    assert result.deleted and result.iceberg_expired == 0
+    assert not list(scenario_io.iter_objects("orders/iceberg/"))
+
+
+def test_withdrawing_the_current_snapshot_rebuilds_without_it(scenario: Scenario,
+                                                             scenario_io: FileIO) -> None:
+    publish(scenario_io)
+    last = scenario.snapshots[-1].snapshot_id  # its manifest is still in the lake
+    result = withdraw(scenario_io, "orders", [last])
+    assert result is not None and (result.action, result.removed) == ("rebuilt", 1)
+    assert result.current == scenario.snapshots[1].snapshot_id
+    assert last not in [s["ddblake.snapshot-id"] for s in summaries(scenario_io)]
