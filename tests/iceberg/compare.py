@@ -17,7 +17,7 @@ from schemas.table_schema import TableSchema
 from tests.helpers import run_cli
 from tests.iceberg.lakegen import History, item_of
 
-Items = dict[str, bytes]
+Items = dict[Any, bytes]
 
 
 def canon(item: Item) -> bytes:
@@ -46,13 +46,18 @@ def ddblake_query(capsys: Any, folder: Path, lake: str, *flags: str,
     return list(pq.read_table(out).to_pylist())
 
 
+def key(row: dict[str, Any]) -> Any:
+    """``_pk``, or (``_pk``, ``_sk``) for a table with a sort key."""
+    return row["_pk"] if row.get("_sk") is None else (row["_pk"], row["_sk"])
+
+
 def ddblake_items(rows: list[dict[str, Any]]) -> Items:
-    return {r["_pk"]: canon(json.loads(r["_item"])) for r in rows}
+    return {key(r): canon(json.loads(r["_item"])) for r in rows}
 
 
 def iceberg_items(rows: list[dict[str, Any]], schema: TableSchema) -> Items:
     """Items of Iceberg rows: a change row's ``_new``, else its typed cells and ``_rest``."""
-    return {r["_pk"]: canon(json.loads(r["_new"]) if r.get("_new") else item_of(r, schema))
+    return {key(r): canon(json.loads(r["_new"]) if r.get("_new") else item_of(r, schema))
             for r in rows}
 
 
@@ -64,7 +69,7 @@ def _plain(value: Any) -> Any:
 
 def cells(rows: list[dict[str, Any]], names: list[str]) -> dict[str, tuple[Any, ...]]:
     """Typed cells by key (JSON text parsed, so two spellings of one value are equal)."""
-    return {r["_pk"]: tuple(_plain(r.get(n)) for n in names) for r in rows}
+    return {key(r): tuple(_plain(r.get(n)) for n in names) for r in rows}
 
 
 def to_rows(data: Any) -> list[dict[str, Any]]:

@@ -123,15 +123,19 @@ def _cell(kind: str, value: Any) -> dict[str, Any]:
         return {"NS": [_number(v) for v in value]}
     if kind == "B":
         return {"B": base64.b64encode(value).decode()}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(v).decode() for v in value]}
     if kind == "json":
         return dict(json.loads(value))
-    return {{"S": "S", "BOOL": "BOOL"}[kind]: value}
+    assert kind in ("S", "BOOL"), kind
+    return {kind: value}
 
 
 def item_of(row: dict[str, Any], schema: TableSchema) -> Item:
     """The DynamoDB item an Iceberg row of the items table holds: the key, every typed
     cell that is set, and ``_rest`` (an independent rebuild, for the tests' comparisons)."""
-    item: Item = {"id": {"S": row["_pk"]}}
+    item: Item = {name: _cell(key_type, row[column]) if key_type != "N" else {"N": row[column]}
+                  for column, name, key_type in schema.key_columns()}
     for column in schema.columns:
         value = row.get(column.name)
         if value is not None:
