@@ -7,6 +7,7 @@ schema 1 (price, qty, tags) from the first part of the first snapshot; its commi
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import pytest
 
 from lake.fileio import FileIO

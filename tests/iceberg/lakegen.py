@@ -80,7 +80,7 @@ def write_snapshot(io: FileIO, history: History, snapshot_id: str, *, start_us: 
         chunk = [json.loads(json.dumps(i)) for i in items[n::parts]]  # the writer takes over
         writer.write_part(layout.part_name(0, n), writer.encode(chunk))
     method = "export" if kind == "exact" else "scan"
-    return writer.commit(source=Source(history.table, method),
+    return writer.commit(source=Source(history.table, method),  # type: ignore[arg-type]
                          consistency=Consistency(kind, iso(start_us), iso(end_us)),  # type: ignore[arg-type]
                          table_description={"TableName": history.table})
 

@@ -372,7 +372,7 @@ def test_metadata_pointing_outside_the_table_is_rewritten_not_followed(
 
 def test_prune_expires_the_iceberg_snapshots_before_deleting_their_parts(
         scenario: Scenario, scenario_io: FileIO, capsys: Any) -> None:
-    items, _ = publish(scenario_io)
+    publish(scenario_io)
     code, out, err = run_cli(capsys, "prune", "--lake", scenario_io.uri, "--keep-last", "1",
                              "--format", "json")
     assert code == 0, err

@@ -60,7 +60,7 @@ def check_same(rows: list[dict[str, Any]], expected: list[dict[str, Any]],
                schema: TableSchema) -> None:
     """Iceberg rows hold the items (and typed cells, hashes) `ddblake query` returned."""
     assert iceberg_items(rows, schema) == ddblake_items(expected)
-    names = [n for n in TYPED + ["m", "note"] if n in expected[0]]
+    names = [n for n in [*TYPED, "m", "note"] if n in expected[0]]
     assert cells(rows, names) == cells(expected, names)
     assert {r["_pk"]: r["_item_hash"] for r in rows} == \
         {r["_pk"]: r["_item_hash"] for r in expected}
@@ -90,7 +90,7 @@ def test_time_travel_returns_the_backup_ddblake_as_of_starts_from(
     table = StaticTable.from_metadata(str(items.metadata_location))
     snapshot = table.snapshot_as_of_timestamp((T0 + second * S) // 1000)
     assert snapshot is not None and snapshot.summary is not None
-    sid = snapshot.summary["ddblake.snapshot-id"]
+    sid = str(snapshot.summary["ddblake.snapshot-id"])
     expected = ddblake_query(capsys, tmp_path, scenario.lake, "--snapshot", sid)
     assert ddblake_items(expected) == truth(scenario.history, T0 + point)
     check_same(to_rows(table.scan(snapshot_id=snapshot.snapshot_id).to_arrow()), expected,
