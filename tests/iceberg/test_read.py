@@ -107,7 +107,7 @@ def test_time_travel_returns_the_backup_ddblake_as_of_starts_from(
 
 
 def test_a_backup_written_before_a_column_existed_reads_it_as_null(
-        scenario: Scenario, published: tuple[Published, Published]) -> None:
+        published: tuple[Published, Published]) -> None:
     items, _ = published
     table = StaticTable.from_metadata(str(items.metadata_location))
     assert [f.name for f in table.schema().fields][-2:] == ["m", "note"]
@@ -120,6 +120,12 @@ def test_a_backup_written_before_a_column_existed_reads_it_as_null(
            .to_pylist()}
     assert mid["c"]["note"] is None and mid["c"]["_rest"] == '{"note":{"S":"mid-scan"}}'
     assert mid["f"]["m"] == '{"M":{"k":{"N":"1"},"l":{"L":[{"NULL":true}]}}}'
+    con = connect()
+    con.execute("SET TimeZone = 'UTC'")
+    duck = con.execute("SELECT _pk, m, note, _rest FROM iceberg_scan(?, snapshot_from_timestamp "
+                       "= make_timestamp(?::BIGINT)) ORDER BY _pk",
+                       [items.metadata_location, T0 + 10 * S]).fetchall()
+    assert duck == [(k, None, None, old[k]["_rest"]) for k in sorted(old)]
 
 
 class DocSql:
