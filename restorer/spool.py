@@ -24,9 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lake import layout
-from lake.fileio import FileIO
 from restorer.select import Query
+from schemas.errors import DdbLakeError
 
 UNIT = "_unit"
 
@@ -82,23 +81,26 @@ def _scatter(batch: pa.RecordBatch, writers: list[pa.ipc.RecordBatchStreamWriter
         writers[int(sorted_units[start])].write_batch(rows.slice(start, end - start))
 
 
-def stage(spool: Spool, io: FileIO, table: str, restore_id: str, units: list[int]) -> None:
-    """Copy these units' files into the lake, where units running on other machines read
-    them (:func:`read_staged_batches`). Idempotent: the same selection gives the same files."""
-    for unit in units:
-        io.put_file(layout.restore_spool(table, restore_id, unit), spool.path(unit))
-
-
-def unstage(io: FileIO, table: str, restore_id: str) -> None:
-    for info in list(io.iter_objects(layout.restore_spool_prefix(table, restore_id))):
-        io.delete(info.key)
-
-
-def read_staged_batches(io: FileIO, key: str, rows: int = 8_192) -> Iterator[pa.RecordBatch]:
-    """The rows of one staged unit (read whole: a unit is ``unit_rows`` items)."""
-    data = io.read(key)
-    if data:
-        yield from _batches(pa.ipc.open_stream(pa.BufferReader(data)), rows)
+def fill_unit(query: Query, path: Path, ttl_attribute: str | None = None) -> int:
+    """Stream the rows of one unit into ``path``, in the format of :meth:`Spool.fill`, and
+    return their number: the rows of the query's bucket (:attr:`Query.bucket`), else every
+    row (a unit that reads only its own parts)."""
+    unit, units = query.bucket or (0, 1)
+    total = 0
+    with contextlib.ExitStack() as stack:
+        writer: pa.ipc.RecordBatchStreamWriter | None = None
+        for batch in query.batches(units, ttl_attribute=ttl_attribute):
+            if batch.num_rows and not pc.all(pc.equal(batch.column(UNIT), unit)).as_py():
+                raise DdbLakeError("a row of another unit reached this unit",
+                                   hint="report this as a bug of ddblake")
+            rows = batch.drop_columns([UNIT])
+            if writer is None:
+                writer = stack.enter_context(pa.ipc.new_stream(str(path), rows.schema))
+            writer.write_batch(rows)
+            total += batch.num_rows
+    if total == 0:
+        path.write_bytes(b"")
+    return total
 
 
 def read_unit_batches(path: Path, rows: int = 8_192) -> Iterator[pa.RecordBatch]:
