@@ -9,6 +9,12 @@ the verification finds a difference; ``result`` is attached to it. Before any of
 parts the selection reads are fetched and checked against their manifests
 (:func:`restorer.select.resolve_source`): a damaged part is CorruptDataError (exit 4), a
 deleted one MissingDataError (exit 5), and nothing is written.
+
+Who selects: with ``--engine local`` the driver selects, counts and spools once and local
+worker processes write the spool's units (one pass over the parts); on Ray (no shared disk)
+each unit selects its own rows from its parts of the lake, in a count pass before any write
+and again to write and to verify (:mod:`restorer.slices`). The write code is the same
+(:func:`restorer.units.write_unit`). Measured and argued in docs/decisions/006.
 """
 
 from __future__ import annotations

@@ -19,6 +19,11 @@ DuckDB connections (:mod:`queries.sandbox`) share the work:
   statement) and ddblake's counting and unit SQL on what the filter keeps.
 
 Key values compare by DynamoDB value (``N`` keys through :func:`normalize_number`).
+
+A unit that selects its own rows (:mod:`restorer.slices`) does the same in its own process:
+:func:`slice_source` verifies only its parts, :class:`Query` takes the keys as Arrow data and
+keeps only the unit's key-hash bucket; the driver plans from manifests alone
+(:func:`plan_selection`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """The selection spooled to local files, one per unit of work.
 
-A unit holds the items whose key hashes to it, as an Arrow IPC stream of the rows
-:meth:`restorer.select.Query.batches` yields (the canonical ``_item`` text, the key values
-``_k0``/``_k1`` and, when expired items are skipped, the TTL text ``_ttl``), so the writer
+With ``--engine local`` the driver selects once and spools; a unit that selects its own rows
+(:mod:`restorer.slices`, ``--engine ray``) fills one such file privately
+(:func:`fill_unit`). A unit holds the items whose key hashes to it, as an Arrow IPC stream of
+the rows :meth:`restorer.select.Query.batches` yields (the canonical ``_item`` text, its
+``_item_hash``, the key values ``_k0``/``_k1`` and, when expired items are skipped, the TTL
+text ``_ttl``), so the writer
 can check and send whole batches without parsing items (:mod:`restorer.rows`). Units are
 the grain of parallelism and of the journal: the same selection always gives the same
 units, whatever the row order. Memory stays bounded: rows stream from DuckDB and each
