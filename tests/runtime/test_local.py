@@ -142,7 +142,7 @@ def test_ray_workers_take_the_settings_of_each_run(monkeypatch: pytest.MonkeyPat
     """AWS settings travel with the units (never credentials), and a setting of an earlier
     run does not stay behind on a worker that served it."""
     import runtime.ray_engine as ray_engine
-    from runtime.ray_engine import adopt_settings, forwarded_environ
+    from runtime.leases import adopt_settings, forwarded_environ
 
     monkeypatch.setattr(ray_engine, "_NODE_SETTINGS", [])
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")

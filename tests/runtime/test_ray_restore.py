@@ -62,10 +62,9 @@ def _lake(ddb: Any, lake: Path, table: str) -> None:
     writer.commit(source=Source(table, "scan"), consistency=Consistency(
         "exact", _iso(T0), _iso(T0)), table_description=description)
 
-    def rec(s: int, op: str, new: Any, old: Any) -> ChangeRecord:
+    def rec(s: int, op: Any, new: Any, old: Any) -> ChangeRecord:
         key = {"pk": (new or old)["pk"]}
-        return ChangeRecord(_us(T0 + timedelta(seconds=s)), op, key, new, old, "test",
-                            str(s))  # type: ignore[arg-type]
+        return ChangeRecord(_us(T0 + timedelta(seconds=s)), op, key, new, old, "test", str(s))
 
     records = [rec(10, "REMOVE", None, _item(1)), rec(11, "MODIFY", _item(70, "v2"), _item(70)),
                rec(12, "MODIFY", _item(70, "v3"), _item(70, "v2")),
@@ -106,7 +105,8 @@ def test_selections_on_ray_equal_local(ray_cluster: object, server_env: dict[str
             results[engine] = restore(RestoreConfig(
                 lake=str(tmp_path), target=target, unit_rows=50, engine=engine,
                 workers=None if engine == "ray" else 1, **extra))
-            assert results[engine].verification and results[engine].verification.ok
+            verification = results[engine].verification
+            assert verification is not None and verification.ok
         local, on_ray = results["local"], results["ray"]
         assert _counts(on_ray) == _counts(local), name
         assert local.selected > 0 and local.written == local.selected, name
