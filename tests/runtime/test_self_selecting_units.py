@@ -25,6 +25,7 @@ from restorer.slices import (
     part_groups,
     plan_slices,
     select_rows,
+    sliced_query,
 )
 from restorer.spool import read_unit_batches
 from restorer.units import UnitContext, UnitTask, restore_unit
@@ -118,3 +119,30 @@ def test_a_damaged_part_stops_the_restore_before_any_write(
         restore_module.restore(RestoreConfig(lake=str(path), target="sudamaged",
                                              unit_rows=30))
     assert "sudamaged" not in ddb.list_tables()["TableNames"]
+
+
+def test_dry_run_counts_and_samples_in_units_as_the_driver_does(
+        lake: tuple[Path, list[Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path, items = lake
+    keys = tmp_path / "keys.csv"
+    keys.write_text("pk,sk\n" + "".join(f"{i['pk']['S']},{i['sk']['S']}\n"
+                                       for i in items[::9]) + "nope,nope\n")
+    restore_module = importlib.import_module("restorer.restore")
+    config = RestoreConfig(lake=str(path), target="x", keys_file=str(keys), dry_run=True,
+                           where="true", unit_rows=30, sample=2)
+    driver = restore_module.restore(config)
+    monkeypatch.setattr(restore_module, "units_select", lambda config, previous: True)
+    units = restore_module.restore(config)
+    assert (units.selected, units.keys_unmatched) == (driver.selected, driver.keys_unmatched)
+    assert driver.selected == len(items[::9]) and driver.keys_unmatched == 1
+    assert len(units.sample) == len(driver.sample) == 2
+    assert set(units.sample) <= _texts(path)
+
+
+def _texts(path: Path) -> set[str]:
+    """Every item of the lake's snapshot as the selection spells it."""
+    config = RestoreConfig(lake=str(path), target="x")
+    planned = plan_selection(LocalFileIO(path), config)
+    [whole] = plan_slices(planned, BY_KEY_HASH, unit_rows=10_000)
+    with sliced_query(LocalFileIO(path), Selecting(config, None, None), whole) as query:
+        return set(query.sample(10_000))
