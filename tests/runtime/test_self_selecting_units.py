@@ -15,7 +15,7 @@ from ddblake import sampledata
 from exporter.describe import describe_table
 from lake.fileio import LocalFileIO
 from restorer.config import RestoreConfig
-from restorer.select import plan_selection
+from restorer.select import Query, plan_selection, resolve_source
 from restorer.slices import (
     BY_KEY_HASH,
     BY_PART,
@@ -27,7 +27,7 @@ from restorer.slices import (
     select_rows,
     sliced_query,
 )
-from restorer.spool import read_unit_batches
+from restorer.spool import Spool, read_unit, read_unit_batches
 from restorer.units import UnitContext, UnitTask, restore_unit
 from runtime.executor import Kit, new_run_id
 from schemas.dynamo_json import from_client, value_key
@@ -146,3 +146,22 @@ def _texts(path: Path) -> set[str]:
     [whole] = plan_slices(planned, BY_KEY_HASH, unit_rows=10_000)
     with sliced_query(LocalFileIO(path), Selecting(config, None, None), whole) as query:
         return set(query.sample(10_000))
+
+
+def test_key_hash_units_are_the_spools_units(lake: tuple[Path, list[Any]],
+                                             tmp_path: Path) -> None:
+    """A restore spooled by the driver can be resumed by units that select their own rows
+    (another engine): unit u holds the same rows either way."""
+    path, _ = lake
+    io = LocalFileIO(path)
+    config = RestoreConfig(lake=str(path), target="x")
+    source = resolve_source(io, config)
+    query = Query(source, config)
+    spool = Spool(4, tmp_path / "spool")
+    spool.fill(query)
+    query.close()
+    source.close()
+    planned = plan_selection(io, config)
+    for part in plan_slices(planned, BY_KEY_HASH, unit_rows=10_000, units=4):
+        mine = select_rows(io, Selecting(config, None, None), part, tmp_path)
+        assert sorted(read_unit(mine)) == sorted(read_unit(spool.path(part.unit)))
