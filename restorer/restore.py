@@ -74,6 +74,7 @@ class _Selected:
     query: Query | None = None
     slices: list[Slice] | None = None
     selecting: Selecting | None = None
+    rows_of: dict[int, int] = field(default_factory=dict)  # each unit's count
 
     @property
     def unmatched(self) -> int | None:
@@ -184,7 +185,8 @@ def _count_in_units(io: FileIO, config: RestoreConfig, previous: Journal | None)
                      str(sum(c.hash_sum for c in counted)),
                      None if wanted is None else int(wanted.num_rows),
                      None if wanted is None else sum(c.keys_matched for c in counted),
-                     sample, by, slices=slices, selecting=selecting)
+                     sample, by, slices=slices, selecting=selecting,
+                     rows_of={c.unit: c.rows for c in counted})
 
 
 def _engine(config: RestoreConfig, units: int) -> Executor:
@@ -336,6 +338,10 @@ def _run_units(run: _Run, context: UnitContext, todo: list[int]) -> None:
                                      budgets=Budgets(write=run.config.max_wcu),
                                      preload=WORKER_MODULES,
                                      seeds={"ddb": run.ddb, "lake": run.io}):
+        if slices is not None and record.items != run.source.rows_of[unit]:
+            raise UsageError(f"unit {unit} selected {record.items} rows to write, "
+                             f"{run.source.rows_of[unit]} when counted",
+                             hint="run the restore again with --resume")
         journal.done[unit] = replace(record, run=journal.runs)
         _save(run)
         run.listener.advanced("restore", record.items)
