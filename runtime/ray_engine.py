@@ -15,16 +15,16 @@ DdbLakeError is returned as a value and never retried. Progress is reported per 
 it finishes (a retried attempt's progress is never counted twice), with the node it ran on.
 
 **AWS settings** travel with each task: the region and endpoint variables of the driver's
-environment (:data:`runtime.leases.FORWARDED`), never its credentials. Workers find credentials where
-their node has them (an instance profile, EKS Pod Identity or IRSA, the node's environment),
-as boto3 does anywhere (docs/cluster.md).
+environment (:data:`runtime.leases.FORWARDED`), never its credentials. Workers find
+credentials where their node has them (an instance profile, EKS Pod Identity or IRSA, the
+node's environment), as boto3 does anywhere (docs/cluster.md).
 
 **The capacity limiter** is one Ray actor per budget holding the run's token bucket
 (:class:`runtime.capacity.TokenBucket`). Workers lease tokens from it in slices of
-:data:`runtime.leases.LEASE_S` seconds of the rate (or what one request needs) and spend them locally,
-so the actor sees a few calls per second per worker, not one per request. Leased tokens are
-charged when leased, so leasing lets no more through than the bucket itself: over any ``t``
-seconds the whole cluster spends at most ``rate * t + burst`` plus one request per worker
+:data:`runtime.leases.LEASE_S` seconds of the rate (or what one request needs) and spend
+them locally, so the actor sees a few calls per second per worker, not one per request.
+Leased tokens are charged when leased, so leasing lets no more through than the bucket
+itself: over any ``t`` seconds the whole cluster spends at most ``rate * t + burst`` plus one request per worker
 (the debt a Scan page may run into before its cost is known), the same bound as on one
 machine. A per-worker share (rate / workers) was rejected: its bound holds, but a worker
 idle between units wastes its share and the cluster's number of workers changes.

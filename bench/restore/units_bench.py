@@ -14,7 +14,6 @@ off (the fake endpoint cannot be read back). Prints one JSON line per mode.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
