@@ -24,10 +24,11 @@ node's environment), as boto3 does anywhere (docs/cluster.md).
 :data:`runtime.leases.LEASE_S` seconds of the rate (or what one request needs) and spend
 them locally, so the actor sees a few calls per second per worker, not one per request.
 Leased tokens are charged when leased, so leasing lets no more through than the bucket
-itself: over any ``t`` seconds the whole cluster spends at most ``rate * t + burst`` plus one request per worker
-(the debt a Scan page may run into before its cost is known), the same bound as on one
-machine. A per-worker share (rate / workers) was rejected: its bound holds, but a worker
-idle between units wastes its share and the cluster's number of workers changes.
+itself: over any ``t`` seconds the whole cluster spends at most ``rate * t + burst`` plus
+one request per worker (the debt a Scan page may run into before its cost is known), the
+same bound as on one machine. A per-worker share (rate / workers) was rejected: its bound
+holds, but a worker idle between units wastes its share and the cluster's number of workers
+changes.
 """
 
 from __future__ import annotations
