@@ -180,15 +180,6 @@ def restore_dead_letter_prefix(table: str, restore_id: str) -> str:
     return f"{restores_prefix(table)}{_id(restore_id, 'restore id')}/dead-letter/"
 
 
-def restore_spool(table: str, restore_id: str, unit: int) -> str:
-    """One unit's selected rows staged in the lake, for units that run on other machines."""
-    return f"{restore_spool_prefix(table, restore_id)}unit-{unit:05d}.arrows"
-
-
-def restore_spool_prefix(table: str, restore_id: str) -> str:
-    return f"{restores_prefix(table)}{_id(restore_id, 'restore id')}/spool/"
-
-
 ICEBERG_TABLES = ("items", "changes")
 
 

@@ -63,10 +63,11 @@ class Expected:
     bytes: int
     sha256: str
     owner: str
+    rows: int = 0
 
     @classmethod
     def of(cls, key: str, part: PartInfo, owner: str) -> Expected:
-        return cls(key, part.bytes, part.sha256, owner)
+        return cls(key, part.bytes, part.sha256, owner, part.rows)
 
 
 def fetch_verified(io: FileIO, expected: Expected, dest: Path,
@@ -209,6 +210,13 @@ class VerifiedLake(FileIO):
                 path = self.root / f"{hashlib.sha256(key.encode()).hexdigest()[:40]}.parquet"
                 self._wanted[key] = path
             return str(path)
+
+    def resolved(self) -> dict[str, int]:
+        """The lake keys of the parts resolved so far (what :meth:`fetch` would fetch), with
+        the rows their manifests record: a restore plans its units from this without
+        fetching anything."""
+        with self._lock:
+            return {key: self._expected[key].rows for key in sorted(self._wanted)}
 
     # -- fetching --------------------------------------------------------------------------
 

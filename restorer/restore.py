@@ -9,6 +9,12 @@ the verification finds a difference; ``result`` is attached to it. Before any of
 parts the selection reads are fetched and checked against their manifests
 (:func:`restorer.select.resolve_source`): a damaged part is CorruptDataError (exit 4), a
 deleted one MissingDataError (exit 5), and nothing is written.
+
+Who selects: with ``--engine local`` the driver selects, counts and spools once and local
+worker processes write the spool's units (one pass over the parts); on Ray (no shared disk)
+each unit selects its own rows from its parts of the lake, in a count pass before any write
+and again to write and to verify (:mod:`restorer.slices`). The write code is the same
+(:func:`restorer.units.write_unit`). Measured and argued in docs/decisions/006.
 """
 
 from __future__ import annotations
@@ -26,16 +32,56 @@ from lake.joblock import JobLock
 from lake.progress import NullListener, ProgressListener
 from restorer.config import RestoreConfig, RestoreIncomplete, RestoreResult, Verification
 from restorer.journal import Journal, find_resumable, lock_restore
-from restorer.select import Query, Source, resolve_source
-from restorer.spool import Spool, read_unit, stage, unit_count, unstage
+from restorer.keysfile import load_keys
+from restorer.select import Query, plan_selection, resolve_source, windowed
+from restorer.slices import (
+    BY_KEY_HASH,
+    BY_PART,
+    Selecting,
+    Slice,
+    SliceTask,
+    VerifyJob,
+    count_unit,
+    merge,
+    plan_slices,
+    verify_unit,
+    written_texts,
+)
+from restorer.spool import Spool, unit_count
 from restorer.target import check_key_schema, create_target, describe, wait_active
 from restorer.units import WORKER_MODULES, UnitContext, UnitTask, restore_unit
 from restorer.verify import expected_digest, verify_by_key, verify_new
 from runtime.capacity import Budgets
-from runtime.executor import make_executor
+from runtime.executor import Executor, make_executor
 from runtime.processes import prestart
 from schemas.errors import NotFoundError, UsageError
-from schemas.keys import KeySchema
+from schemas.manifest import Manifest
+
+
+@dataclass
+class _Selected:
+    """The selection, counted: by the driver (its ``query`` then fills the spool), or by
+    the units that select their own rows (``slices``, :mod:`restorer.slices`)."""
+
+    manifest: Manifest
+    label: str
+    selected: int
+    fingerprint: str
+    keys_given: int | None
+    keys_matched: int | None
+    sample: tuple[str, ...]
+    units_by: str
+    query: Query | None = None
+    slices: list[Slice] | None = None
+    selecting: Selecting | None = None
+    rows_of: dict[int, int] = field(default_factory=dict)  # each unit's count
+
+    @property
+    def unmatched(self) -> int | None:
+        """How many distinct keys of the keys file matched no item (None without one)."""
+        if self.keys_given is None or self.keys_matched is None:
+            return None
+        return self.keys_given - self.keys_matched
 
 
 @dataclass
@@ -44,7 +90,7 @@ class _Run:
     io: FileIO
     ddb: Any
     listener: ProgressListener
-    source: Source
+    source: _Selected
     journal: Journal
     lock: JobLock
     resumed: int = 0
@@ -64,31 +110,88 @@ def restore(config: RestoreConfig, *, session: Any = None,
     source_table = catalog.single_table(io, config.table)
     previous, lock = _previous(io, config, source_table, listener)
     try:
-        windowed = config.as_of or config.deleted_between or config.changed_between
-        if previous is not None and not windowed:  # `latest` may have moved on since
+        if previous is not None and not windowed(config):  # `latest` may have moved on
             config = replace(config, snapshot=previous.snapshot_id or config.snapshot,
                              table=source_table)
-        source = resolve_source(io, config, listener=listener)  # verified local parts
-        with contextlib.closing(source), contextlib.closing(Query(source, config)) as query:
-            selected, fingerprint = query.count()
-            _warn_unmatched(config, query, listener)
+        with _selection(io, config, previous, listener) as source:
+            _warn_unmatched(config, source, listener)
             if config.dry_run:
-                return _dry_run(config, source, query, selected, started)
-            journal = previous or _new_journal(config, source, selected, fingerprint)
+                return _dry_run(config, source, started)
+            journal = previous or _new_journal(config, source)
             lock = lock or lock_restore(io, journal)  # a new restore: no one else has it
-            _check_resume(journal, selected, fingerprint)
+            _check_resume(journal, source.selected, source.fingerprint)
             journal.runs += 1
             run = _Run(config, io, ddb, listener, source, journal, lock)
             _save(run)
             _prepare_target(run)
-            result = replace(_write_all(run, query, started),
-                             keys_unmatched=_unmatched(query))
+            result = replace(_write_all(run, started), keys_unmatched=source.unmatched)
     finally:
         if lock is not None:
             lock.release()
     if not result.ok:
         raise RestoreIncomplete(_failure_text(result), result, hint=_failure_hint(result))
     return result
+
+
+def units_select(config: RestoreConfig, previous: Journal | None) -> bool:
+    """Whether units select their own rows: on Ray (no spool on a cluster), and to resume a
+    restore whose units were cut by part. Local processes keep the driver's spool: one pass
+    over the parts instead of one per unit and pass (docs/decisions/006)."""
+    by = previous.request.get("units_by", BY_KEY_HASH) if previous else None
+    return config.engine != "local" or by == BY_PART
+
+
+@contextlib.contextmanager
+def _selection(io: FileIO, config: RestoreConfig, previous: Journal | None,
+               listener: ProgressListener) -> Iterator[_Selected]:
+    if units_select(config, previous):
+        yield _count_in_units(io, config, previous)
+        return
+    source = resolve_source(io, config, listener=listener)  # verified local parts
+    with contextlib.closing(source), contextlib.closing(Query(source, config)) as query:
+        selected, fingerprint = query.count()
+        sample = tuple(query.sample(config.sample)) if config.dry_run else ()
+        yield _Selected(source.manifest, source.label, selected, fingerprint,
+                        query.keys_given, query.keys_matched, sample, BY_KEY_HASH, query=query)
+
+
+def _count_in_units(io: FileIO, config: RestoreConfig, previous: Journal | None) -> _Selected:
+    """Plan from manifests, then count on the engine: each unit selects its own rows."""
+    planned = plan_selection(io, config)
+    if not windowed(config):  # every unit reads the snapshot planned, even if `latest` moves
+        config = replace(config, snapshot=planned.manifest.snapshot_id,
+                         table=planned.manifest.table)
+    by = previous.request.get("units_by", BY_KEY_HASH) if previous else \
+        BY_KEY_HASH if windowed(config) else BY_PART
+    unit_rows = int(previous.request.get("unit_rows", config.unit_rows)) if previous \
+        else config.unit_rows
+    slices = plan_slices(planned, by, unit_rows,
+                         previous.units if previous and by == BY_KEY_HASH else None)
+    if previous is not None and len(slices) != previous.units:
+        raise UsageError(f"the restore {previous.restore_id} had {previous.units} units, its "
+                         f"parts now make {len(slices)}; not resuming",
+                         hint="start a new restore without --resume")
+    keys = planned.manifest.key_schema
+    wanted = load_keys(config.keys_file, keys) if config.keys_file else None
+    ttl = _ttl_of(planned.manifest, config)
+    selecting = Selecting(config, wanted, ttl)
+    tasks = [SliceTask(selecting, s, sample=config.sample if config.dry_run else 0)
+             for s in slices]
+    counted = sorted(_engine(config, len(tasks)).map(
+        count_unit, tasks, preload=WORKER_MODULES, seeds={"lake": io}),
+        key=lambda c: c.unit)
+    sample = tuple(t for c in counted for t in c.sample)[:config.sample]
+    return _Selected(planned.manifest, planned.label, sum(c.rows for c in counted),
+                     str(sum(c.hash_sum for c in counted)),
+                     None if wanted is None else int(wanted.num_rows),
+                     None if wanted is None else sum(c.keys_matched for c in counted),
+                     sample, by, slices=slices, selecting=selecting,
+                     rows_of={c.unit: c.rows for c in counted})
+
+
+def _engine(config: RestoreConfig, units: int) -> Executor:
+    workers = config.workers if units > 1 else 1
+    return make_executor(config.engine, workers or (1 if config.engine == "local" else None))
 
 
 def _previous(io: FileIO, config: RestoreConfig, source_table: str,
@@ -113,31 +216,25 @@ def _save(run: _Run) -> None:
     run.journal.save(run.io)
 
 
-def _unmatched(query: Query) -> int | None:
-    """How many distinct keys of the keys file matched no item (None without one)."""
-    if query.keys_given is None or query.keys_matched is None:
-        return None
-    return query.keys_given - query.keys_matched
-
-
-def _warn_unmatched(config: RestoreConfig, query: Query, listener: ProgressListener) -> None:
-    unmatched = _unmatched(query)
-    if unmatched:
-        listener.message(f"warning: {unmatched} of {query.keys_given} keys in "
+def _warn_unmatched(config: RestoreConfig, source: _Selected,
+                    listener: ProgressListener) -> None:
+    if source.unmatched:
+        listener.message(f"warning: {source.unmatched} of {source.keys_given} keys in "
                          f"{config.keys_file} matched no item of the selection")
 
 
-def _new_journal(config: RestoreConfig, source: Source, selected: int,
-                 fingerprint: str) -> Journal:
+def _new_journal(config: RestoreConfig, source: _Selected) -> Journal:
     request = {"snapshot": config.snapshot, "as_of": config.as_of,
                "deleted_between": config.deleted_between,
                "changed_between": config.changed_between,
                "where": config.where, "keys_file": config.keys_file, "mode": config.mode,
                "existing": config.existing, "skip_expired": config.skip_expired,
-               "now": time.time()}
+               "now": time.time(), "units_by": source.units_by,
+               "unit_rows": config.unit_rows}
+    units = len(source.slices) if source.slices is not None else \
+        unit_count(source.selected, config.unit_rows)
     return Journal(layout.new_id(), source.manifest.table, source.manifest.snapshot_id,
-                   config.target, request, selected, fingerprint,
-                   unit_count(selected, config.unit_rows))
+                   config.target, request, source.selected, source.fingerprint, units)
 
 
 def _check_resume(journal: Journal, selected: int, fingerprint: str) -> None:
@@ -148,15 +245,14 @@ def _check_resume(journal: Journal, selected: int, fingerprint: str) -> None:
                               "restore without --resume")
 
 
-def _dry_run(config: RestoreConfig, source: Source, query: Query, selected: int,
-             started: float) -> RestoreResult:
+def _dry_run(config: RestoreConfig, source: _Selected, started: float) -> RestoreResult:
     return RestoreResult("(dry run)", source.manifest.table, source.manifest.snapshot_id,
-                         config.target, _label(config, source), False, selected,
-                         dry_run=True, sample=tuple(query.sample(config.sample)),
-                         seconds=time.monotonic() - started, keys_unmatched=_unmatched(query))
+                         config.target, _label(config, source), False, source.selected,
+                         dry_run=True, sample=source.sample,
+                         seconds=time.monotonic() - started, keys_unmatched=source.unmatched)
 
 
-def _label(config: RestoreConfig, source: Source) -> str:
+def _label(config: RestoreConfig, source: _Selected) -> str:
     parts = [source.label]
     if config.keys_file:
         parts.append(f"keys from {config.keys_file}")
@@ -187,94 +283,100 @@ def _prepare_target(run: _Run) -> None:
     _save(run)
 
 
-def _ttl_attribute(run: _Run) -> str | None:
+def _ttl_of(manifest: Manifest, config: RestoreConfig) -> str | None:
     """The TTL attribute when expired items are skipped."""
-    ttl = run.source.manifest.table_description.get("TimeToLive") or {}
-    name = ttl.get("AttributeName") if run.config.skip_expired else None
+    ttl = manifest.table_description.get("TimeToLive") or {}
+    name = ttl.get("AttributeName") if config.skip_expired else None
     return str(name) if name else None
 
 
-def _context(run: _Run, spool: Spool) -> UnitContext:
-    return UnitContext(run.config, run.journal.source_table, run.journal.restore_id,
+def _ttl_attribute(run: _Run) -> str | None:
+    return _ttl_of(run.source.manifest, run.config)
+
+
+def _context(run: _Run, spool: Spool | None) -> UnitContext:
+    return UnitContext(run.config if run.source.selecting is None
+                       else run.source.selecting.config,
+                       run.journal.source_table, run.journal.restore_id,
                        run.source.manifest.key_schema.to_dict(), _ttl_attribute(run),
-                       str(spool.root), float(run.journal.request["now"]),
-                       staged=run.config.engine != "local")
+                       "" if spool is None else str(spool.root),
+                       float(run.journal.request["now"]),
+                       wanted=None if run.source.selecting is None
+                       else run.source.selecting.wanted)
 
 
-def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
-    journal = run.journal
-    spool = Spool(journal.units)
+def _write_all(run: _Run, started: float) -> RestoreResult:
+    journal, query = run.journal, run.source.query
+    spool = Spool(journal.units) if query is not None else None
     try:
-        spooled = spool.fill(query, ttl_attribute=_ttl_attribute(run))
-        if spooled != journal.selected:
-            raise UsageError(f"the selection changed while it was read ({spooled} rows, "
-                             f"{journal.selected} counted)", hint="run the restore again")
+        if spool is not None and query is not None:
+            spooled = spool.fill(query, ttl_attribute=_ttl_attribute(run))
+            if spooled != journal.selected:
+                raise UsageError(f"the selection changed while it was read ({spooled} rows, "
+                                 f"{journal.selected} counted)", hint="run the restore again")
         todo = [u for u in range(journal.units) if not journal.finished(u)]
         run.resumed = journal.units - len(todo)
         run.listener.started("restore", journal.selected, "items")
-        _run_units(run, _context(run, spool), spool, todo)
+        _run_units(run, _context(run, spool), todo)
         run.listener.finished("restore")
         dead = sum(r.dead for r in journal.done.values())
         journal.status = "complete" if dead == 0 else "incomplete"
         _save(run)
         verification = _verify(run, spool) if run.config.verify else None
     finally:
-        spool.close()
+        if spool is not None:
+            spool.close()
     return _result(run, verification, started)
 
 
-def _run_units(run: _Run, context: UnitContext, spool: Spool, todo: list[int]) -> None:
-    """Write the units not done yet, on the run's engine, journalling each as it ends.
-    Units on another engine than local processes read their rows staged in the lake."""
-    journal, engine = run.journal, run.config.engine
-    workers = run.config.workers if len(todo) > 1 else 1
-    executor = make_executor(engine, workers or (1 if engine == "local" else None))
-    if context.staged:
-        stage(spool, run.io, journal.source_table, journal.restore_id, todo)
-    try:
-        for unit, record in executor.map(restore_unit, [UnitTask(context, u) for u in todo],
-                                         budgets=Budgets(write=run.config.max_wcu),
-                                         preload=WORKER_MODULES,
-                                         seeds={"ddb": run.ddb, "lake": run.io}):
-            journal.done[unit] = replace(record, run=journal.runs)
-            _save(run)
-            run.listener.advanced("restore", record.items)
-    finally:
-        if context.staged:
-            unstage(run.io, journal.source_table, journal.restore_id)
+def _run_units(run: _Run, context: UnitContext, todo: list[int]) -> None:
+    """Write the units not done yet, on the run's engine, journalling each as it ends."""
+    journal, slices = run.journal, run.source.slices
+    executor = _engine(run.config, len(todo))
+    tasks = [UnitTask(context, u, None if slices is None else slices[u]) for u in todo]
+    for unit, record in executor.map(restore_unit, tasks,
+                                     budgets=Budgets(write=run.config.max_wcu),
+                                     preload=WORKER_MODULES,
+                                     seeds={"ddb": run.ddb, "lake": run.io}):
+        if slices is not None and record.items != run.source.rows_of[unit]:
+            raise UsageError(f"unit {unit} selected {record.items} rows to write, "
+                             f"{run.source.rows_of[unit]} when counted",
+                             hint="run the restore again with --resume")
+        journal.done[unit] = replace(record, run=journal.runs)
+        _save(run)
+        run.listener.advanced("restore", record.items)
     run.nodes = dict(executor.nodes)
 
 
-def _verify(run: _Run, spool: Spool) -> Verification:
+def _verify(run: _Run, spool: Spool | None) -> Verification:
     run.listener.message(f"verifying {run.config.target}")
     keys = run.source.manifest.key_schema
-    if run.journal.created_table and run.config.mode == "put":
-        expected = expected_digest(_written_texts(run, spool, keys))
+    job = VerifyJob(run.journal.source_table, run.journal.restore_id, keys.to_dict(),
+                    float(run.journal.request["now"]),
+                    frozenset(u for u, r in run.journal.done.items() if r.dead),
+                    scan=run.journal.created_table and run.config.mode == "put")
+    if spool is None:
+        return _verify_in_units(run, job)
+    texts = (text for unit in range(run.journal.units)
+             for text in written_texts(run.io, job, unit, spool.path(unit),
+                                       _ttl_attribute(run)))
+    if job.scan:
+        return verify_new(run.ddb, run.config.target, expected_digest(texts))
+    return verify_by_key(run.ddb, run.config.target, keys, texts, run.config.mode)
+
+
+def _verify_in_units(run: _Run, job: VerifyJob) -> Verification:
+    """Each unit selects its rows again and checks its share (:func:`verify_unit`)."""
+    selecting, slices = run.source.selecting, run.source.slices
+    assert selecting is not None and slices is not None
+    shares = list(_engine(run.config, len(slices)).map(
+        verify_unit, [SliceTask(selecting, s, verify=job) for s in slices],
+        preload=WORKER_MODULES, seeds={"ddb": run.ddb, "lake": run.io}))
+    expected, found, missing, different = merge(shares)
+    if job.scan:
         return verify_new(run.ddb, run.config.target, expected)
-    return verify_by_key(run.ddb, run.config.target, keys, _written_texts(run, spool, keys),
-                         run.config.mode)
-
-
-def _written_texts(run: _Run, spool: Spool, keys: KeySchema) -> Iterator[bytes]:
-    """The spooled items minus dead letters and skipped (expired) items."""
-    import orjson
-
-    from restorer.writer import _expired
-
-    ctx = _context(run, spool)
-    for unit in range(run.journal.units):
-        dead: set[bytes] = set()
-        if run.journal.done[unit].dead:
-            key = layout.restore_dead_letter(run.journal.source_table, run.journal.restore_id,
-                                             unit)
-            dead = {orjson.dumps(orjson.loads(line)["item"])
-                    for line in run.io.read(key).splitlines() if line}
-        for text in read_unit(spool.path(unit)):
-            if dead and orjson.dumps(orjson.loads(text)) in dead:
-                continue
-            if ctx.ttl_attribute and _expired(orjson.loads(text), ctx.ttl_attribute, ctx.now):
-                continue
-            yield text
+    return Verification("batch-get", expected.count, found.count, expected.hex(),
+                        found.hex(), missing=missing, different=different)
 
 
 def _result(run: _Run, verification: Verification | None, started: float) -> RestoreResult:

@@ -19,19 +19,24 @@ DuckDB connections (:mod:`queries.sandbox`) share the work:
   statement) and ddblake's counting and unit SQL on what the filter keeps.
 
 Key values compare by DynamoDB value (``N`` keys through :func:`normalize_number`).
+
+A unit that selects its own rows (:mod:`restorer.slices`) does the same in its own process:
+:func:`slice_source` verifies only its parts, :class:`Query` takes the keys as Arrow data and
+keeps only the unit's key-hash bucket; the driver plans from manifests alone
+(:func:`plan_selection`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
 
-from lake import catalog
+from lake import catalog, layout
 from lake.archive import require_readable
 from lake.fileio import FileIO
 from lake.progress import ProgressListener
@@ -44,7 +49,7 @@ from queries.sqltext import ident, literal, parse_time, to_us
 from restorer.config import RestoreConfig
 from restorer.keysfile import KEY_ROW, load_keys
 from schemas.dynamo_json import normalize_number
-from schemas.errors import DdbLakeError
+from schemas.errors import DdbLakeError, UsageError
 from schemas.keys import KeyAttribute
 from schemas.manifest import Manifest
 
@@ -91,9 +96,18 @@ def resolve_source(io: FileIO, config: RestoreConfig, *,
     (:mod:`lake.verified`): CorruptDataError (exit 4) or MissingDataError (exit 5) name the
     part otherwise. The selection then reads only those local files, so the connection that
     runs it (and the user's filter) needs no S3 access and no credentials."""
+    return _resolve(io, config, listener=listener)
+
+
+def _resolve(io: FileIO, config: RestoreConfig, *, listener: ProgressListener | None = None,
+             only: frozenset[str] | None = None, planned: tuple[str, ...] | None = None,
+             ) -> Source:
     lake = VerifiedLake(io)
     try:
-        manifest, selection, label = _select(lake, io, config)
+        manifest, selection, label = _select(lake, io, config, only)
+        if planned is not None and tuple(lake.resolved()) != planned:
+            raise UsageError("the lake changed since this restore was planned: its selection "
+                             "now reads other parts", hint="run the restore again")
         lake.fetch(listener)
         lake.require_verified(selection.paths)
         if selection.setup:
@@ -105,12 +119,47 @@ def resolve_source(io: FileIO, config: RestoreConfig, *,
     return Source(manifest, selection, label, lake)
 
 
-def _select(lake: FileIO, io: FileIO, config: RestoreConfig) -> tuple[Manifest, Selection, str]:
-    """The selection over the view ``lake``; archive checks against the lake ``io`` itself."""
-    if not (config.as_of or config.deleted_between or config.changed_between):
+def windowed(config: RestoreConfig) -> bool:
+    """Whether the selection replays a change log (as of a time, or a window)."""
+    return bool(config.as_of or config.deleted_between or config.changed_between)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What the driver knows before any part is fetched: the describing manifest, the label,
+    and the lake keys of the parts the selection reads, with the rows each one holds."""
+
+    manifest: Manifest
+    label: str
+    parts: dict[str, int]
+
+
+def plan_selection(io: FileIO, config: RestoreConfig) -> Planned:
+    """The selection's manifest and parts, from manifests alone (nothing is fetched)."""
+    with VerifiedLake(io) as lake:
+        manifest, _, label = _select(lake, io, config)
+        return Planned(manifest, label, lake.resolved())
+
+
+def slice_source(io: FileIO, config: RestoreConfig, *, only: frozenset[str] | None,
+                 planned: tuple[str, ...]) -> Source:
+    """A unit's own source: the parts ``only`` of the snapshot (None: every part of the
+    selection), which must be the ``planned`` parts (UsageError when the lake changed
+    since), fetched and verified into the unit's private folder."""
+    return _resolve(io, config, only=only, planned=planned)
+
+
+def _select(lake: FileIO, io: FileIO, config: RestoreConfig,
+            only: frozenset[str] | None = None) -> tuple[Manifest, Selection, str]:
+    """The selection over the view ``lake``; archive checks against the lake ``io`` itself.
+    ``only`` (a snapshot selection): read only these parts (lake keys) of the snapshot."""
+    if not windowed(config):
         manifest = catalog.find_snapshot(lake, config.snapshot, config.table)
         check_not_archived(io, manifest)
-        return (manifest, selections.snapshot_selection(lake, manifest),
+        read = manifest if only is None else replace(manifest, parts=tuple(
+            p for p in manifest.parts
+            if layout.snapshot_part(manifest.table, manifest.snapshot_id, p.path) in only))
+        return (manifest, selections.snapshot_selection(lake, read),
                 f"snapshot {manifest.snapshot_id}")
     table = catalog.single_table(lake, config.table)
     if config.as_of:
@@ -176,10 +225,18 @@ class Query:
     """The selection narrowed by ``--keys`` and ``--where``: count, sample, stream
     (see the module docstring for the two connections)."""
 
-    def __init__(self, source: Source, config: RestoreConfig) -> None:
+    def __init__(self, source: Source, config: RestoreConfig, *,
+                 wanted: pa.Table | bool | None = True,
+                 bucket: tuple[int, int] | None = None) -> None:
+        """``wanted``: the keys file's keys (:func:`restorer.keysfile.load_keys`) as a unit
+        carries them, True to load ``config.keys_file`` here. ``bucket`` (unit, units):
+        keep only the rows whose key hashes to that unit (:meth:`batches`)."""
         keys = source.manifest.key_schema
         self.keys = keys
-        wanted = load_keys(config.keys_file, keys) if config.keys_file else None
+        self.bucket = bucket
+        if wanted is True:
+            wanted = load_keys(config.keys_file, keys) if config.keys_file else None
+        assert wanted is not False
         self.keys_given: int | None = None if wanted is None else int(wanted.num_rows)
         self.keys_matched: int | None = None  # how many matched an item (set by count)
         # Units make row order irrelevant; letting DuckDB drop it keeps its memory bounded.
@@ -195,7 +252,8 @@ class Query:
             self.sql = self._selected_sql(source.selection.sql, wanted)
             # What crosses to the isolated connection: _item, the key number, and the
             # columns the filter refers to (binding it on them gives the same expression).
-            self._columns = ["_item"] + ([KEY_ROW] if wanted is not None else [])
+            # (_item_hash too: units check each item against it, restorer.rows).
+            self._columns = ["_item", "_item_hash"] + ([KEY_ROW] if wanted is not None else [])
             self.filter = None if config.where is None else self._compile(config.where)
         except BaseException:
             self.close()
@@ -241,7 +299,16 @@ class Query:
                 raise
 
         stream = pa.RecordBatchReader.from_batches(source.schema, guarded())
-        return self.isolated.from_arrow(stream).project(AS_SELECTED)
+        rows = self.isolated.from_arrow(stream).project(AS_SELECTED)
+        if self.bucket is None:
+            return rows
+        unit, units = self.bucket
+        return rows.filter(f"({self._unit_sql(units)}) = {int(unit)}")
+
+    def _unit_sql(self, units: int) -> str:
+        """The unit of a row: a hash of its key values (as DynamoDB compares them)."""
+        keys = ", ".join(key_text_sql(a) for a in self.keys.attributes)
+        return f"(hash({keys}) % {int(units)})::INTEGER"
 
     def _kept(self) -> duckdb.DuckDBPyRelation:
         rows = self._rows()
@@ -291,19 +358,18 @@ class Query:
 
     def batches(self, units: int, rows: int = ROWS,
                 ttl_attribute: str | None = None) -> Iterator[pa.RecordBatch]:
-        """Rows as (``_item`` text, ``_unit``, the key values ``_k0``, ``_k1`` as compared by
-        DynamoDB value (see :func:`key_text_sql`), and with ``ttl_attribute`` its ``N`` text
-        ``_ttl``): the unit is a hash of the key, so every version of a key lands in the same
-        unit and units are the same on every run."""
+        """Rows as (``_item`` text, ``_unit``, ``_item_hash``, the key values ``_k0``, ``_k1``
+        as compared by DynamoDB value (see :func:`key_text_sql`), and with ``ttl_attribute``
+        its ``N`` text ``_ttl``): the unit is a hash of the key, so every version of a key
+        lands in the same unit and units are the same on every run."""
         names = [f"_k{i}" for i in range(len(self.keys.attributes))]
         columns = ", ".join(f"{key_text_sql(a)} AS {n}"
                             for a, n in zip(self.keys.attributes, names, strict=True))
         if ttl_attribute:
             columns += f", {ttl_text_sql(ttl_attribute)} AS _ttl"
         reader = self._run(lambda: self._kept()
-                           .project(f"CAST(_item AS VARCHAR) AS _item, {columns}")
-                           .project(f"_item, (hash({', '.join(names)}) % {int(units)})::INTEGER "
-                                    "AS _unit, * EXCLUDE (_item)")
+                           .project(f"CAST(_item AS VARCHAR) AS _item, {self._unit_sql(units)} "
+                                    f"AS _unit, _item_hash, {columns}")
                            .to_arrow_reader(rows))
         batches = iter(reader)
         while True:

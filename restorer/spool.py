@@ -1,8 +1,11 @@
 """The selection spooled to local files, one per unit of work.
 
-A unit holds the items whose key hashes to it, as an Arrow IPC stream of the rows
-:meth:`restorer.select.Query.batches` yields (the canonical ``_item`` text, the key values
-``_k0``/``_k1`` and, when expired items are skipped, the TTL text ``_ttl``), so the writer
+With ``--engine local`` the driver selects once and spools; a unit that selects its own rows
+(:mod:`restorer.slices`, ``--engine ray``) fills one such file privately
+(:func:`fill_unit`). A unit holds the items whose key hashes to it, as an Arrow IPC stream of
+the rows :meth:`restorer.select.Query.batches` yields (the canonical ``_item`` text, its
+``_item_hash``, the key values ``_k0``/``_k1`` and, when expired items are skipped, the TTL
+text ``_ttl``), so the writer
 can check and send whole batches without parsing items (:mod:`restorer.rows`). Units are
 the grain of parallelism and of the journal: the same selection always gives the same
 units, whatever the row order. Memory stays bounded: rows stream from DuckDB and each
@@ -24,9 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lake import layout
-from lake.fileio import FileIO
 from restorer.select import Query
+from schemas.errors import DdbLakeError
 
 UNIT = "_unit"
 
@@ -82,23 +84,26 @@ def _scatter(batch: pa.RecordBatch, writers: list[pa.ipc.RecordBatchStreamWriter
         writers[int(sorted_units[start])].write_batch(rows.slice(start, end - start))
 
 
-def stage(spool: Spool, io: FileIO, table: str, restore_id: str, units: list[int]) -> None:
-    """Copy these units' files into the lake, where units running on other machines read
-    them (:func:`read_staged_batches`). Idempotent: the same selection gives the same files."""
-    for unit in units:
-        io.put_file(layout.restore_spool(table, restore_id, unit), spool.path(unit))
-
-
-def unstage(io: FileIO, table: str, restore_id: str) -> None:
-    for info in list(io.iter_objects(layout.restore_spool_prefix(table, restore_id))):
-        io.delete(info.key)
-
-
-def read_staged_batches(io: FileIO, key: str, rows: int = 8_192) -> Iterator[pa.RecordBatch]:
-    """The rows of one staged unit (read whole: a unit is ``unit_rows`` items)."""
-    data = io.read(key)
-    if data:
-        yield from _batches(pa.ipc.open_stream(pa.BufferReader(data)), rows)
+def fill_unit(query: Query, path: Path, ttl_attribute: str | None = None) -> int:
+    """Stream the rows of one unit into ``path``, in the format of :meth:`Spool.fill`, and
+    return their number: the rows of the query's bucket (:attr:`Query.bucket`), else every
+    row (a unit that reads only its own parts)."""
+    unit, units = query.bucket or (0, 1)
+    total = 0
+    with contextlib.ExitStack() as stack:
+        writer: pa.ipc.RecordBatchStreamWriter | None = None
+        for batch in query.batches(units, ttl_attribute=ttl_attribute):
+            if batch.num_rows and not pc.all(pc.equal(batch.column(UNIT), unit)).as_py():
+                raise DdbLakeError("a row of another unit reached this unit",
+                                   hint="report this as a bug of ddblake")
+            rows = batch.drop_columns([UNIT])
+            if writer is None:
+                writer = stack.enter_context(pa.ipc.new_stream(str(path), rows.schema))
+            writer.write_batch(rows)
+            total += batch.num_rows
+    if total == 0:
+        path.write_bytes(b"")
+    return total
 
 
 def read_unit_batches(path: Path, rows: int = 8_192) -> Iterator[pa.RecordBatch]:

@@ -1,17 +1,20 @@
-"""Units of work: writing one spooled unit, on any executor (:mod:`runtime`).
+"""Units of work: writing one unit's rows, on any executor (:mod:`runtime`).
 
-A unit is independent and serializable (:class:`UnitTask`: the :class:`UnitContext` and a
-unit number) and builds its own clients once per worker; the WCU budget is one bucket
-shared by every worker of the run. A unit reads its rows from the spool: on the driver's
-disk for local workers, staged in the lake (``staged``) for units on other machines.
+A unit is independent and serializable (:class:`UnitTask`: the :class:`UnitContext`, a
+unit number and, for a unit that selects its own rows, its :class:`restorer.slices.Slice`)
+and builds its own clients once per worker; the WCU budget is one bucket shared by every
+worker of the run. A unit's rows come from one file in the spool's format: the driver's
+spool (``--engine local``), or a private file the unit fills itself from its parts of the
+lake (:mod:`restorer.slices`; ``--engine ray``). Either way the same code writes them.
 """
 
 from __future__ import annotations
 
 import random
+import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,9 @@ from restorer.journal import UnitRecord
 from restorer.origin import unit_origins
 from restorer.rawhttp import hooked, raw_writer
 from restorer.rows import unit_rows
-from restorer.spool import read_staged_batches, read_unit_batches, unit_path
+from restorer.slices import WORKER_MODULES as SLICE_MODULES
+from restorer.slices import Selecting, Slice, select_rows
+from restorer.spool import read_unit_batches, unit_path
 from restorer.transport import fast_writer
 from restorer.writer import BatchWriter, Outcome, Sleep
 from runtime.capacity import Limiter
@@ -49,7 +54,7 @@ class UnitContext:
     ttl_attribute: str | None
     spool_root: str
     now: float
-    staged: bool = False  # read units from the lake (restorer.spool.stage), not spool_root
+    wanted: Any = None  # the keys file's keys (Arrow), for units that select their own rows
 
     def spool_path(self, unit: int) -> Path:
         return unit_path(Path(self.spool_root), unit)
@@ -73,9 +78,7 @@ def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
                          sleep=sleep, rng=random.Random(),
                          origins=unit_origins(ctx, unit, client=client, io=io, sleep=sleep))
     ttl = (ctx.ttl_attribute, ctx.now) if ctx.ttl_attribute else None
-    batches = (read_staged_batches(io, layout.restore_spool(ctx.source_table, ctx.restore_id,
-                                                            unit))
-               if ctx.staged else read_unit_batches(ctx.spool_path(unit)))
+    batches = read_unit_batches(ctx.spool_path(unit))
     rows = unit_rows(_checked(batches, stop), keys, ttl=ttl, need_size=budget is not None)
     out: Outcome = writer.write(rows)
     key = layout.restore_dead_letter(ctx.source_table, ctx.restore_id, unit)
@@ -87,13 +90,18 @@ def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
                       out.requests, out.retry_rounds, already_written=out.already_written)
 
 
-WORKER_MODULES = ("restorer.units",)
+WORKER_MODULES = ("restorer.units", *SLICE_MODULES)
 
 
 @dataclass(frozen=True)
 class UnitTask:
     context: UnitContext
     unit: int
+    slice: Slice | None = None  # select the unit's own rows from these parts of the lake
+
+    def selecting(self) -> Selecting:
+        ctx = self.context
+        return Selecting(ctx.config, ctx.wanted, ctx.ttl_attribute)
 
 
 def restore_unit(task: UnitTask, kit: Kit) -> tuple[int, UnitRecord]:
@@ -106,8 +114,14 @@ def restore_unit(task: UnitTask, kit: Kit) -> tuple[int, UnitRecord]:
 
     client = kit.cached("ddb", lambda: make_client("dynamodb", session()))
     io = kit.cached("lake", lambda: load_file_io(config.lake, session=session()))
-    return task.unit, write_unit(task.context, task.unit, client=client, io=io,
-                                 budget=kit.write, stop=_until_stopped(kit))
+    if task.slice is None:
+        return task.unit, write_unit(task.context, task.unit, client=client, io=io,
+                                     budget=kit.write, stop=_until_stopped(kit))
+    with tempfile.TemporaryDirectory(prefix="ddblake-unit-") as folder:
+        select_rows(io, task.selecting(), task.slice, Path(folder))
+        context = replace(task.context, spool_root=folder)
+        return task.unit, write_unit(context, task.unit, client=client, io=io,
+                                     budget=kit.write, stop=_until_stopped(kit))
 
 
 def _until_stopped(kit: Kit) -> Callable[[], None]:

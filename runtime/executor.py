@@ -194,6 +194,10 @@ def make_executor(engine: str, workers: int | None) -> Executor:
         from runtime.ray_engine import RayExecutor
 
         return RayExecutor(workers)
+    if engine == "dask":  # an adapter of this interface; not a --engine choice yet
+        from runtime.dask_engine import DaskExecutor
+
+        return DaskExecutor(workers)
     if engine != "local":
         raise UsageError(f"unknown engine {engine!r}", hint="use --engine local or ray")
     count = workers or os.cpu_count() or 1

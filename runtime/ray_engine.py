@@ -15,19 +15,20 @@ DdbLakeError is returned as a value and never retried. Progress is reported per 
 it finishes (a retried attempt's progress is never counted twice), with the node it ran on.
 
 **AWS settings** travel with each task: the region and endpoint variables of the driver's
-environment (:data:`FORWARDED`), never its credentials. Workers find credentials where
-their node has them (an instance profile, EKS Pod Identity or IRSA, the node's environment),
-as boto3 does anywhere (docs/cluster.md).
+environment (:data:`runtime.leases.FORWARDED`), never its credentials. Workers find
+credentials where their node has them (an instance profile, EKS Pod Identity or IRSA, the
+node's environment), as boto3 does anywhere (docs/cluster.md).
 
 **The capacity limiter** is one Ray actor per budget holding the run's token bucket
 (:class:`runtime.capacity.TokenBucket`). Workers lease tokens from it in slices of
-:data:`LEASE_S` seconds of the rate (or what one request needs) and spend them locally,
-so the actor sees a few calls per second per worker, not one per request. Leased tokens are
-charged when leased, so leasing lets no more through than the bucket itself: over any ``t``
-seconds the whole cluster spends at most ``rate * t + burst`` plus one request per worker
-(the debt a Scan page may run into before its cost is known), the same bound as on one
-machine. A per-worker share (rate / workers) was rejected: its bound holds, but a worker
-idle between units wastes its share and the cluster's number of workers changes.
+:data:`runtime.leases.LEASE_S` seconds of the rate (or what one request needs) and spend
+them locally, so the actor sees a few calls per second per worker, not one per request.
+Leased tokens are charged when leased, so leasing lets no more through than the bucket
+itself: over any ``t`` seconds the whole cluster spends at most ``rate * t + burst`` plus
+one request per worker (the debt a Scan page may run into before its cost is known), the
+same bound as on one machine. A per-worker share (rate / workers) was rejected: its bound
+holds, but a worker idle between units wastes its share and the cluster's number of workers
+changes.
 """
 
 from __future__ import annotations
@@ -36,12 +37,10 @@ import collections
 import contextlib
 import importlib
 import os
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from runtime.capacity import Budgets, TokenBucket
+from runtime.capacity import Budgets
 from runtime.executor import (
     EngineUnavailable,
     Kit,
@@ -49,6 +48,12 @@ from runtime.executor import (
     guarded,
     new_run_id,
     unwrap,
+)
+from runtime.leases import (
+    BucketActor,
+    LeasedBucket,
+    adopt_settings,
+    forwarded_environ,
 )
 
 
@@ -64,10 +69,7 @@ ray: Any = _load()
 T = TypeVar("T")
 R = TypeVar("R")
 MAX_RETRIES = 3
-LEASE_S = 0.1
 POLL_S = 0.25
-FORWARDED = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_USE_FIPS_ENDPOINT",
-             "AWS_USE_DUALSTACK_ENDPOINT", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE")
 INSTALL_HINT = "pip install 'ddblake[ray]' (or pip install ray), or use --engine local"
 
 
@@ -106,30 +108,6 @@ def loopback_only() -> None:
         constants.ENABLE_RAY_CLUSTER = False
 
 
-def _forwarded(name: str) -> bool:
-    return name in FORWARDED or name.startswith("AWS_ENDPOINT_URL_")
-
-
-def forwarded_environ() -> dict[str, str]:
-    """The driver's AWS settings that workers take (no credentials, no profile: a profile
-    names files on this machine; the task carries an explicit --profile)."""
-    return {k: v for k, v in os.environ.items() if _forwarded(k)}
-
-
-_NODE_SETTINGS: list[dict[str, str]] = []
-
-
-def adopt_settings(environ: dict[str, str]) -> None:
-    """On a worker: the node's own settings as they were when the worker first ran a unit,
-    then the driver's (so that a setting of an earlier run does not stay behind)."""
-    if not _NODE_SETTINGS:
-        _NODE_SETTINGS.append({k: v for k, v in os.environ.items() if _forwarded(k)})
-    for name in [k for k in os.environ if _forwarded(k)]:
-        del os.environ[name]
-    os.environ.update(_NODE_SETTINGS[0])
-    os.environ.update(environ)
-
-
 def node_label() -> str:
     context = ray.get_runtime_context()
     return f"{ray.util.get_node_ip_address()}/{context.get_node_id()[:8]}"
@@ -143,68 +121,11 @@ def _run_unit(fn: Callable[[T, Kit], R], task: T, kit: Kit) -> tuple[Any, str, l
     return outcome, node_label(), kit.counted
 
 
-class BucketActor:
-    """The run's token bucket, in one place for the whole cluster."""
+class RayLeasedBucket(LeasedBucket):
+    """Tokens leased from a Ray actor."""
 
-    def __init__(self, rate: float) -> None:
-        self._bucket = TokenBucket(rate)
-        self.leased = 0.0
-
-    def lease(self, units: float) -> float:
-        """Grant ``units`` (0 returned) if the balance is positive, else say how long to
-        wait before asking again."""
-        wait = self._bucket.wait_time()
-        if wait > 0:
-            return wait
-        self._bucket.consume(units)
-        self.leased += units
-        return 0.0
-
-    def total(self) -> float:
-        return self.leased
-
-
-class LeasedBucket:
-    """A worker's view of a :class:`BucketActor`: the :class:`runtime.capacity.Limiter`
-    interface, spending tokens leased from the actor."""
-
-    def __init__(self, actor: Any, rate: float) -> None:
-        self._actor = actor
-        self._slice = max(1.0, rate * LEASE_S)
-        self._have = 0.0
-        self._lock = threading.Lock()
-
-    def _refill(self, *, strict: bool) -> float:
-        waited = 0.0
-        with self._lock:
-            while self._have < 0 or (strict and self._have == 0):
-                units = max(self._slice, -self._have + 1e-9)
-                wait = float(ray.get(self._actor.lease.remote(units)))
-                if wait == 0:
-                    self._have += units
-                else:
-                    time.sleep(wait)
-                    waited += wait
-        return waited
-
-    def acquire(self) -> float:
-        return self._refill(strict=True)
-
-    def consume(self, units: float) -> None:
-        with self._lock:
-            self._have -= units
-
-    def take(self, units: float) -> float:
-        self.consume(units)
-        return self._refill(strict=False)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"actor": self._actor, "slice": self._slice}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._actor, self._slice = state["actor"], state["slice"]
-        self._have = 0.0
-        self._lock = threading.Lock()
+    def _lease(self, units: float) -> float:
+        return float(ray.get(self._actor.lease.remote(units)))
 
 
 class RayExecutor:
@@ -225,7 +146,7 @@ class RayExecutor:
         actors = {name: self._actor.remote(rate) for name, rate
                   in (("read", budgets.read), ("write", budgets.write)) if rate}
         kit = Kit(new_run_id(), environ=forwarded_environ(),
-                  **{name: LeasedBucket(actor, getattr(budgets, name))
+                  **{name: RayLeasedBucket(actor, getattr(budgets, name))
                      for name, actor in actors.items()})
         kit_ref = ray.put(kit)
         pending: list[Any] = []

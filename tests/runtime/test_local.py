@@ -86,7 +86,17 @@ def test_engine_choice() -> None:
     assert make_executor("local", 1).engine == "serial"
     assert make_executor("local", 3).workers == 3
     with pytest.raises(Exception, match="unknown engine"):
+        make_executor("spark", 2)
+
+
+def test_dask_engine_without_dask_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import runtime.dask_engine as dask_engine
+    from runtime.executor import EngineUnavailable
+
+    monkeypatch.setattr(dask_engine, "distributed", None)
+    with pytest.raises(EngineUnavailable) as e:
         make_executor("dask", 2)
+    assert e.value.exit_code == 2 and "pip install dask distributed" in (e.value.hint or "")
 
 
 CTRL_C = """
@@ -141,10 +151,10 @@ def test_cli_engine_ray_without_ray_exits_2(monkeypatch: pytest.MonkeyPatch, tmp
 def test_ray_workers_take_the_settings_of_each_run(monkeypatch: pytest.MonkeyPatch) -> None:
     """AWS settings travel with the units (never credentials), and a setting of an earlier
     run does not stay behind on a worker that served it."""
-    import runtime.ray_engine as ray_engine
-    from runtime.ray_engine import adopt_settings, forwarded_environ
+    import runtime.leases as leases
+    from runtime.leases import adopt_settings, forwarded_environ
 
-    monkeypatch.setattr(ray_engine, "_NODE_SETTINGS", [])
+    monkeypatch.setattr(leases, "_NODE_SETTINGS", [])
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-workers")
     monkeypatch.setenv("AWS_PROFILE", "laptop")

@@ -50,7 +50,7 @@ def test_a_worker_killed_in_a_unit_is_retried(ray_executor: object, tmp_path: Pa
 
 
 def test_one_budget_holds_across_both_nodes(ray_executor: object, tmp_path: Path) -> None:
-    from runtime.ray_engine import LEASE_S
+    from runtime.leases import LEASE_S
 
     spent = list(ray_executor.map(units.spend_writes,  # type: ignore[attr-defined]
                                   [(30, str(tmp_path), 2)] * 2, budgets=Budgets(write=20.0)))
