@@ -8,7 +8,10 @@ Raises :class:`RestoreIncomplete` (exit code 9) when items are left in dead-lett
 the verification finds a difference; ``result`` is attached to it. Before any of this, the
 parts the selection reads are fetched and checked against their manifests
 (:func:`restorer.select.resolve_source`): a damaged part is CorruptDataError (exit 4), a
-deleted one MissingDataError (exit 5), and nothing is written.
+deleted one MissingDataError (exit 5), and nothing is written. Then every selected item is
+checked against the hash the backup recorded for it while it is spooled
+(:mod:`restorer.itemcheck`): a damaged item is DamagedItems (exit 4) naming it, and nothing
+is written either (no journal, no target table).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from lake.fileio import FileIO, load_file_io
 from lake.joblock import JobLock
 from lake.progress import NullListener, ProgressListener
 from restorer.config import RestoreConfig, RestoreIncomplete, RestoreResult, Verification
+from restorer.itemcheck import DamagedItems, Tally, locate
 from restorer.journal import Journal, find_resumable, lock_restore
 from restorer.select import Query, Source, resolve_source
 from restorer.spool import Spool, read_unit, stage, unit_count, unstage
@@ -75,14 +79,16 @@ def restore(config: RestoreConfig, *, session: Any = None,
             if config.dry_run:
                 return _dry_run(config, source, query, selected, started)
             journal = previous or _new_journal(config, source, selected, fingerprint)
-            lock = lock or lock_restore(io, journal)  # a new restore: no one else has it
             _check_resume(journal, selected, fingerprint)
-            journal.runs += 1
-            run = _Run(config, io, ddb, listener, source, journal, lock)
-            _save(run)
-            _prepare_target(run)
-            result = replace(_write_all(run, query, started),
-                             keys_unmatched=_unmatched(query))
+            with contextlib.closing(Spool(journal.units)) as spool:
+                _fill(spool, query, config, source, selected)  # every item checked first
+                lock = lock or lock_restore(io, journal)  # a new restore: no one else has it
+                journal.runs += 1
+                run = _Run(config, io, ddb, listener, source, journal, lock)
+                _save(run)
+                _prepare_target(run)
+                result = replace(_write_all(run, spool, started),
+                                 keys_unmatched=_unmatched(query))
     finally:
         if lock is not None:
             lock.release()
@@ -150,6 +156,12 @@ def _check_resume(journal: Journal, selected: int, fingerprint: str) -> None:
 
 def _dry_run(config: RestoreConfig, source: Source, query: Query, selected: int,
              started: float) -> RestoreResult:
+    """What a restore would write; every selected item is checked against its recorded hash
+    as a restore would (one more pass over the selection), DamagedItems otherwise."""
+    tally = Tally(source.manifest.key_schema)
+    for batch in query.batches(1):
+        tally.add(batch)
+    _refuse_damaged(tally, config, source)
     return RestoreResult("(dry run)", source.manifest.table, source.manifest.snapshot_id,
                          config.target, _label(config, source), False, selected,
                          dry_run=True, sample=tuple(query.sample(config.sample)),
@@ -187,39 +199,53 @@ def _prepare_target(run: _Run) -> None:
     _save(run)
 
 
-def _ttl_attribute(run: _Run) -> str | None:
+def _ttl_attribute(config: RestoreConfig, source: Source) -> str | None:
     """The TTL attribute when expired items are skipped."""
-    ttl = run.source.manifest.table_description.get("TimeToLive") or {}
-    name = ttl.get("AttributeName") if run.config.skip_expired else None
+    ttl = source.manifest.table_description.get("TimeToLive") or {}
+    name = ttl.get("AttributeName") if config.skip_expired else None
     return str(name) if name else None
 
 
 def _context(run: _Run, spool: Spool) -> UnitContext:
     return UnitContext(run.config, run.journal.source_table, run.journal.restore_id,
-                       run.source.manifest.key_schema.to_dict(), _ttl_attribute(run),
-                       str(spool.root), float(run.journal.request["now"]),
-                       staged=run.config.engine != "local")
+                       run.source.manifest.key_schema.to_dict(),
+                       _ttl_attribute(run.config, run.source), str(spool.root),
+                       float(run.journal.request["now"]), staged=run.config.engine != "local")
 
 
-def _write_all(run: _Run, query: Query, started: float) -> RestoreResult:
+def _fill(spool: Spool, query: Query, config: RestoreConfig, source: Source,
+          selected: int) -> None:
+    """Spool the selection, checking every item against its recorded hash on the way
+    (:mod:`restorer.itemcheck`): DamagedItems before the target is touched."""
+    tally = Tally(source.manifest.key_schema)
+    spooled = spool.fill(query, ttl_attribute=_ttl_attribute(config, source),
+                         inspect=tally.add)
+    _refuse_damaged(tally, config, source)
+    if spooled != selected:
+        raise UsageError(f"the selection changed while it was read ({spooled} rows, "
+                         f"{selected} counted)", hint="run the restore again")
+
+
+def _refuse_damaged(tally: Tally, config: RestoreConfig, source: Source) -> None:
+    if not tally.count:
+        return
+    lake = source.lake
+    parts = [(p, lake.lake_uri(p) if lake is not None else p) for p in source.selection.paths]
+    raise DamagedItems(source.manifest.table, source.label, locate(tally, parts),
+                       lake=config.lake)
+
+
+def _write_all(run: _Run, spool: Spool, started: float) -> RestoreResult:
     journal = run.journal
-    spool = Spool(journal.units)
-    try:
-        spooled = spool.fill(query, ttl_attribute=_ttl_attribute(run))
-        if spooled != journal.selected:
-            raise UsageError(f"the selection changed while it was read ({spooled} rows, "
-                             f"{journal.selected} counted)", hint="run the restore again")
-        todo = [u for u in range(journal.units) if not journal.finished(u)]
-        run.resumed = journal.units - len(todo)
-        run.listener.started("restore", journal.selected, "items")
-        _run_units(run, _context(run, spool), spool, todo)
-        run.listener.finished("restore")
-        dead = sum(r.dead for r in journal.done.values())
-        journal.status = "complete" if dead == 0 else "incomplete"
-        _save(run)
-        verification = _verify(run, spool) if run.config.verify else None
-    finally:
-        spool.close()
+    todo = [u for u in range(journal.units) if not journal.finished(u)]
+    run.resumed = journal.units - len(todo)
+    run.listener.started("restore", journal.selected, "items")
+    _run_units(run, _context(run, spool), spool, todo)
+    run.listener.finished("restore")
+    dead = sum(r.dead for r in journal.done.values())
+    journal.status = "complete" if dead == 0 else "incomplete"
+    _save(run)
+    verification = _verify(run, spool) if run.config.verify else None
     return _result(run, verification, started)
 
 

@@ -4,6 +4,9 @@ A unit is independent and serializable (:class:`UnitTask`: the :class:`UnitConte
 unit number) and builds its own clients once per worker; the WCU budget is one bucket
 shared by every worker of the run. A unit reads its rows from the spool: on the driver's
 disk for local workers, staged in the lake (``staged``) for units on other machines.
+Whatever their source, the rows a unit receives carry ``_item_hash`` and are checked
+(:func:`restorer.itemcheck.intact`) before they become write requests: a batch holding an
+item that differs from its recorded hash is not written, and the unit fails (exit 4).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from lake import layout
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, load_file_io
 from restorer.config import RestoreConfig
+from restorer.itemcheck import intact
 from restorer.journal import UnitRecord
 from restorer.origin import unit_origins
 from restorer.rawhttp import hooked, raw_writer
@@ -76,7 +80,9 @@ def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
     batches = (read_staged_batches(io, layout.restore_spool(ctx.source_table, ctx.restore_id,
                                                             unit))
                if ctx.staged else read_unit_batches(ctx.spool_path(unit)))
-    rows = unit_rows(_checked(batches, stop), keys, ttl=ttl, need_size=budget is not None)
+    received = intact(_checked(batches, stop), keys, table=ctx.source_table, lake=config.lake,
+                      source=f"unit {unit} of restore {ctx.restore_id}")
+    rows = unit_rows(received, keys, ttl=ttl, need_size=budget is not None)
     out: Outcome = writer.write(rows)
     key = layout.restore_dead_letter(ctx.source_table, ctx.restore_id, unit)
     if out.dead:
