@@ -22,7 +22,7 @@ from lake.fileio import LocalFileIO
 from lake.writers import SnapshotWriter, write_change_batch
 from queries import format2sql, selections
 from restorer import itemcheck
-from schemas.changes import ChangeRecord
+from schemas.changes import ChangeRecord, infer_operation
 from schemas.codec import encode_items
 from schemas.dynamo_json import canonical_bytes, from_client, value_key
 from schemas.keys import KeySchema
@@ -73,7 +73,7 @@ def changes(lake: Path, ddb: Any, table: str, records: list[ChangeRecord]) -> No
 
 def change(seconds: int, new: dict[str, Any] | None, old: dict[str, Any] | None,
            key: str, seq: str) -> ChangeRecord:
-    op = "REMOVE" if new is None else "INSERT" if old is None else "MODIFY"
+    op = infer_operation(new, old)
     return ChangeRecord(int((T0 - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1e6)
                         + seconds * 1_000_000, op, {"pk": {"S": key}}, new, old, "test", seq)
 
