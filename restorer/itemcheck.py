@@ -74,10 +74,24 @@ def damaged_rows(batch: pa.RecordBatch) -> list[int]:
     recorded = batch.column(HASH)
     sha256 = hashlib.sha256
     got = np.frombuffer(b"".join([sha256(t or b"").digest()[:8] for t in texts]), dtype=">i8")
-    want = pc.fill_null(recorded, 0).to_numpy(zero_copy_only=False)
-    absent = pc.or_(pc.is_null(recorded), pc.is_null(batch.column(ITEM)))
-    suspects = np.flatnonzero((got != want) | absent.to_numpy(zero_copy_only=False))
+    want = _values(recorded)
+    suspects = np.flatnonzero((got != want) | _absent(recorded, batch.column(ITEM)))
     return [int(i) for i in suspects if not _canonical_match(texts[i], recorded[i].as_py())]
+
+
+def _values(column: pa.Array) -> np.ndarray:
+    """An int64 column's values, nulls as whatever their slots hold (pyarrow's
+    ``fill_null`` and boolean ``to_numpy`` import pandas on first use: two seconds)."""
+    values = np.frombuffer(column.buffers()[1], dtype=np.int64)
+    return values[column.offset:column.offset + len(column)]
+
+
+def _absent(*columns: pa.Array) -> np.ndarray | bool:
+    """Where any of ``columns`` is null (False when none has a null)."""
+    if not any(c.null_count for c in columns):
+        return False
+    nulls = [pc.is_null(c).to_pylist() for c in columns]
+    return np.array([any(row) for row in zip(*nulls, strict=True)], dtype=bool)
 
 
 def _canonical_match(text: bytes | None, recorded: int | None) -> bool:
