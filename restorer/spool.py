@@ -6,10 +6,9 @@ backup recorded for it ``_item_hash``, the key values ``_k0``/``_k1`` and, when 
 are skipped, the TTL text ``_ttl``), so the unit can check each item against its hash
 (:mod:`restorer.itemcheck`) and the writer can check and send whole batches without parsing
 items (:mod:`restorer.rows`). :meth:`Spool.fill` hands every batch to ``inspect`` first (the
-restore's up-front item check). Units are
-the grain of parallelism and of the journal: the same selection always gives the same
-units, whatever the row order. Memory stays bounded: rows stream from DuckDB and each
-batch is scattered to the unit files at once.
+restore's up-front item check). Units are the grain of parallelism and of the journal: the
+same selection always gives the same units, whatever the row order. Memory stays bounded:
+rows stream from DuckDB and each batch is scattered to the unit files at once.
 """
 
 from __future__ import annotations
