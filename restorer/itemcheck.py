@@ -156,10 +156,10 @@ class DamagedItems(CorruptDataError):
             f"{tally.count} selected item(s) of table {table} ({source}) differ from the hash "
             f"the backup recorded for them; not restoring them: {shown}"
             + (f"; and {more} more" if more > 0 else ""),
-            hint=f"{written}. Run `ddblake verify --deep --lake {lake} --table {table}`: if "
-                 "it names damaged parts, restore another snapshot or time; if it finds "
-                 "none, the items were rebuilt wrongly while reading (a DuckDB version "
-                 "ddblake does not support?): report it")
+            hint=f"{written}. Run `ddblake verify --all --deep --lake {lake} --table "
+                 f"{table}`: if it names damaged parts, restore another snapshot or time; if "
+                 "it finds none, the items were rebuilt wrongly while reading (a DuckDB "
+                 "version ddblake does not support?): report it")
         self.table = table
         self.damaged = list(tally.found)
         self.count = tally.count

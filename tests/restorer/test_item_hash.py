@@ -136,7 +136,7 @@ def test_a_wrong_rebuild_refuses_the_restore_before_anything_is_written(
     assert code == 4, err
     assert '1 selected item(s) of table orders' in err and f'pk="{DAMAGED}"' in err
     assert "/snapshots/" in err and ".parquet" in err  # the part holding its row
-    assert "ddblake verify --deep" in err and "nothing was written" in err
+    assert "ddblake verify --all --deep" in err and "nothing was written" in err
     assert "orders-new" not in tables(ddb)  # refused before the table was created
     io = LocalFileIO(lake_dir)
     assert not list(io.iter_objects(layout.restores_prefix("orders")))  # nor a journal
@@ -158,7 +158,7 @@ def test_dry_run_reports_the_damaged_item(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     render_19_99_differently(monkeypatch)
     code, err = restore_cli(capsys, lake_dir, "orders", "--to", "orders-new", "--dry-run")
-    assert code == 4 and f'pk="{DAMAGED}"' in err and "ddblake verify --deep" in err
+    assert code == 4 and f'pk="{DAMAGED}"' in err and "ddblake verify --all --deep" in err
     code, err = restore_cli(capsys, lake_dir, "orders", "--to", "orders-new", "--dry-run",
                             "--where", "price < 19")  # the damaged item is not selected
     assert code == 0, err
