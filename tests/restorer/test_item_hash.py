@@ -21,7 +21,10 @@ from lake import layout
 from lake.fileio import LocalFileIO
 from lake.writers import SnapshotWriter, write_change_batch
 from queries import format2sql, selections
-from restorer import itemcheck
+from restorer import RestoreConfig, itemcheck
+from restorer.select import Query, resolve_source
+from restorer.spool import Spool, read_staged_batches, stage
+from restorer.units import UnitContext, write_unit
 from schemas.changes import ChangeRecord, infer_operation
 from schemas.codec import encode_items
 from schemas.dynamo_json import canonical_bytes, from_client, value_key
@@ -33,6 +36,7 @@ from tests.schemas.corpus import EDGE_ITEMS
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 restore_module = importlib.import_module("restorer.restore")  # `restorer.restore` is the function
+RID = "20261207T120000Z-0a1b2c3d"  # a restore id as ddblake makes them
 DAMAGED = "k007"  # the one item whose price is 19.99
 PRICES = ["3.25", "20", "0.5", "1234.5678", "7"]
 
@@ -193,6 +197,63 @@ def test_units_check_what_they_receive_and_resume_checks_again(
     assert {k: value_key(v) for k, v in got.items()} == {
         i["pk"]["S"]: value_key(i) for i in orders}
     assert got[DAMAGED]["price"] == {"N": "19.99"}
+
+
+def test_format_1_rows_are_checked_against_their_sha256(
+        ddb: Any, lake_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Format 1 stores ``_item`` whole: a reader that renders it differently is caught by
+    the row's ``_item_sha256``."""
+    create_table(ddb, "old")
+    snapshot(lake_dir, ddb, "old", [item(i) for i in range(12)], fmt=1)
+    original = selections.snapshot_sql
+
+    def misread(paths: list[str], manifest: Any) -> str:
+        sql = original(paths, manifest)
+        plain = "CAST(_item AS JSON) AS _item"
+        assert plain in sql
+        return sql.replace(plain, "CAST(replace(CAST(_item AS VARCHAR), '\"19.99\"', "
+                                  "'\"19.990\"') AS JSON) AS _item")
+
+    with pytest.MonkeyPatch.context() as broken:
+        broken.setattr(selections, "snapshot_sql", misread)
+        code, err = restore_cli(capsys, lake_dir, "old", "--to", "old-back")
+    assert code == 4 and f'pk="{DAMAGED}"' in err and "/snapshots/" in err, err
+    assert "old-back" not in tables(ddb)
+
+
+def test_a_unit_checks_rows_staged_in_the_lake(ddb: Any, lake_dir: Path,
+                                               orders: list[dict[str, Any]],
+                                               tmp_path: Path) -> None:
+    """A unit on another machine reads its rows from the lake: a row altered there is
+    caught by the unit itself, which writes nothing of that batch."""
+    create_table(ddb, "staged")
+    io = LocalFileIO(lake_dir)
+    config = RestoreConfig(lake=str(lake_dir), target="staged", existing=True)
+    query = Query(resolve_source(io, config), config)
+    spool = Spool(2, tmp_path / "spool")
+    assert spool.fill(query) == len(orders)
+    query.close()
+    stage(spool, io, "orders", RID, [0, 1])
+    spool.close()
+    unit = next(u for u in (0, 1) if DAMAGED.encode() in io.read(layout.restore_spool(
+        "orders", RID, u)))
+    key = layout.restore_spool("orders", RID, unit)
+    batch = next(read_staged_batches(io, key))
+    texts = [t.replace('"19.99"', '"19.990"') for t in batch.column("_item").to_pylist()]
+    altered = batch.set_column(0, "_item", pa.array(texts, pa.string()))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, altered.schema) as out:
+        out.write_batch(altered)
+    io.write(key, sink.getvalue().to_pybytes())
+    keys = KeySchema.from_description(describe_table(ddb, "orders"))
+    ctx = UnitContext(config, "orders", RID, keys.to_dict(), None, str(tmp_path / "none"),
+                      0.0, staged=True)
+    with pytest.raises(itemcheck.DamagedItems) as caught:
+        write_unit(ctx, unit, client=ddb, io=io)
+    assert caught.value.exit_code == 4 and f'pk="{DAMAGED}"' in caught.value.message
+    assert f"unit {unit} of restore {RID}" in caught.value.message
+    assert scan_all(ddb, "staged") == []  # none of the unit's batch
+    assert write_unit(ctx, 1 - unit, client=ddb, io=io).written == len(scan_all(ddb, "staged"))
 
 
 # -- (b) time travel: change images and base rows --------------------------------------------
