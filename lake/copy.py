@@ -7,6 +7,14 @@ it; a missing one is exit 5), the manifest is created last (the copy becomes vis
 when complete), and the copy is verified in the destination afterwards. A part already in the
 destination with the recorded size and sha256 is not sent again, so an interrupted copy can
 be re-run; one that differs is replaced.
+
+The table's schema files (``<table>/schema/<n>.json``, format 2: :mod:`lake.table_schemas`)
+are copied first, as they are: each is parsed, and the one the snapshot names must be the
+schema its manifest carries. Readers of the copy need only the manifest, but exports into
+the copied lake evolve the table's schema from the latest file, so without them a later
+snapshot there would start a second schema 1 with other columns. A schema file the
+destination already holds with other content (another backup of a same-named table) is
+refused (AlreadyExistsError) before any part is copied.
 """
 
 from __future__ import annotations
@@ -21,8 +29,9 @@ from lake.fileio import FileIO
 from lake.progress import NullListener, ProgressListener
 from lake.verified import Expected, fetch_verified, hash_object
 from lake.verify import VerifyResult, head, verify_snapshot
-from schemas.errors import AlreadyExistsError, ManifestError, UsageError
+from schemas.errors import AlreadyExistsError, CorruptDataError, ManifestError, UsageError
 from schemas.manifest import Manifest, parse_manifest
+from schemas.table_schema import parse_table_schema
 
 
 @dataclass
@@ -33,6 +42,7 @@ class CopyResult:
     parts_copied: int = 0
     parts_skipped: int = 0
     bytes_copied: int = 0
+    schemas_copied: int = 0
     verification: VerifyResult | None = None
 
     def to_dict(self) -> dict[str, object]:
@@ -40,6 +50,7 @@ class CopyResult:
         return {"table": self.table, "snapshot": self.snapshot_id,
                 "destination": self.destination, "parts_copied": self.parts_copied,
                 "parts_skipped": self.parts_skipped, "bytes_copied": self.bytes_copied,
+                "schemas_copied": self.schemas_copied,
                 "verified": "deep" if check and check.deep else "structure",
                 "ok": bool(check and check.ok)}
 
@@ -57,6 +68,7 @@ def copy_snapshot(source: FileIO, target: FileIO, manifest: Manifest, *, deep: b
     result = CopyResult(table, sid, target.uri)
     manifest_key = layout.snapshot_manifest(table, sid)
     data = _manifest_bytes(source, manifest_key, manifest)
+    result.schemas_copied = _copy_schemas(source, target, manifest)
     task = f"copy {sid}"
     listener.started(task, total=manifest.totals.bytes, unit="bytes")
     with tempfile.TemporaryDirectory(prefix="ddblake-copy-") as tmp:
@@ -80,6 +92,51 @@ def copy_snapshot(source: FileIO, target: FileIO, manifest: Manifest, *, deep: b
     if error is not None:
         raise error
     return result
+
+
+def _schema_ids(io: FileIO, table: str) -> list[int]:
+    """The ids of the table's schema files (names that are not ``<8 digits>.json`` are not
+    schema files: they are left alone)."""
+    prefix = layout.table_schemas_prefix(table)
+    names = (info.key[len(prefix):] for info in io.iter_objects(prefix))
+    return sorted(int(n[:8]) for n in names
+                  if len(n) == 13 and n.endswith(".json") and n[:8].isdigit())
+
+
+def _copy_schemas(source: FileIO, target: FileIO, manifest: Manifest) -> int:
+    """Create the source table's schema files in ``target`` (see the module documentation);
+    return how many were new there."""
+    table, named = manifest.table, manifest.table_schema
+    files = []
+    for schema_id in _schema_ids(source, table):
+        key = layout.table_schema(table, schema_id)
+        data = source.read(key)
+        schema = parse_table_schema(data, what=source.full_uri(key))
+        if (schema.schema_id, schema.table) != (schema_id, table) or (
+                named is not None and schema_id == named.schema_id and schema != named):
+            raise CorruptDataError(f"{source.full_uri(key)} is not schema {schema_id} of "
+                                   f"{table} as snapshot {manifest.snapshot_id} records it",
+                                   hint=f"run `ddblake verify --all --lake {source.uri}`")
+        files.append((key, data))
+    clashes = [k for k, d in files if target.exists(k) and target.read(k) != d]
+    if clashes:
+        raise AlreadyExistsError(f"{target.full_uri(clashes[0])} exists with other content",
+                                 hint="the destination holds another schema history of "
+                                      "this table; copy to another lake")
+    return sum(_create_same(target, key, data) for key, data in files)
+
+
+def _create_same(target: FileIO, key: str, data: bytes, *,
+                 hint: str = "copy to another lake") -> bool:
+    """Create ``key``; False when it is there with these bytes already (a re-run)."""
+    try:
+        target.create(key, data)
+    except AlreadyExistsError:
+        if target.read(key) != data:
+            raise AlreadyExistsError(f"{target.full_uri(key)} exists with other content",
+                                     hint=hint) from None
+        return False
+    return True
 
 
 def _already_there(target: FileIO, expected: Expected) -> bool:
@@ -107,10 +164,5 @@ def _manifest_bytes(source: FileIO, key: str, manifest: Manifest) -> bytes:
 
 def _commit_copy(target: FileIO, key: str, data: bytes) -> None:
     """Create the manifest last; an identical one already there (a re-run) is fine."""
-    try:
-        target.create(key, data)
-    except AlreadyExistsError:
-        if target.read(key) != data:
-            raise AlreadyExistsError(f"{target.full_uri(key)} exists with other content",
-                                     hint="the destination holds a different snapshot with "
-                                          "this id; copy to another lake") from None
+    _create_same(target, key, data, hint="the destination holds a different snapshot with "
+                                         "this id; copy to another lake")

@@ -218,6 +218,13 @@ class VerifiedLake(FileIO):
         with self._lock:
             return {key: self._expected[key].rows for key in sorted(self._wanted)}
 
+    def lake_uri(self, path: str) -> str:
+        """The lake URI of the part whose verified copy is ``path`` (for messages; ``path``
+        itself when it is no such copy)."""
+        with self._lock:
+            key = next((k for k, p in self._wanted.items() if str(p) == str(path)), None)
+        return path if key is None else self.inner.full_uri(key)
+
     # -- fetching --------------------------------------------------------------------------
 
     def fetch(self, listener: ProgressListener | None = None) -> int:

@@ -118,11 +118,12 @@ def snapshot_selection(io: FileIO, manifest: Manifest) -> Selection:
 
 
 def image_sql(image: str, keys: KeySchema, columns: Columns, source: str,
-              *, sha: str | None = None) -> str:
-    """Rows from JSON images (change records): spine, keys, typed columns from the JSON."""
+              *, sha: str | None = None, item_hash: str | None = None) -> str:
+    """Rows from JSON images (change records): spine, keys, typed columns from the JSON.
+    ``_item_hash`` is ``item_hash`` when given, else taken from ``sha``."""
     sha_expr = sha or f"sha256(CAST({image} AS VARCHAR))"
     cols = [f"CAST({image} AS JSON) AS _item",
-            f"{format2sql.hash_from_hex(sha_expr)} AS _item_hash",
+            f"{item_hash or format2sql.hash_from_hex(sha_expr)} AS _item_hash",
             f"{sha_expr} AS _item_sha256", *key_columns(keys)]
     if isinstance(columns, TableSchema):
         cols += format2sql.image_columns(image, columns)
@@ -198,12 +199,19 @@ def deleted_between_selection(io: FileIO, table: str, t1: datetime, t2: datetime
     prior = (f"SELECT _w.* FROM _w JOIN _r ON {key_match('_w', '_r', keys)} "
              f"WHERE _w._op <> 'REMOVE' AND {order}")
     image = "coalesce(_r._old, _p._new, _a._item)"
-    picked = (f"SELECT {image} AS _img, {', '.join(f'_r.{c}' for c in kc)} FROM _r "
+    # The hash recorded for the image: an old image has none (hashed as read); a new
+    # image's _new_sha256; a row of the state at t1 its _item_hash (its _item may be rebuilt).
+    recorded = (f"CASE WHEN _r._old IS NOT NULL THEN "
+                f"{format2sql.hash_from_hex('sha256(CAST(_r._old AS VARCHAR))')} "
+                f"WHEN _p._new IS NOT NULL THEN {format2sql.hash_from_hex('_p._new_sha256')} "
+                "ELSE _a._item_hash END")
+    picked = (f"SELECT {image} AS _img, {recorded} AS _img_hash, "
+              f"{', '.join(f'_r.{c}' for c in kc)} FROM _r "
               f"LEFT JOIN _p ON {key_match('_r', '_p', keys)} "
               f"LEFT JOIN _a ON {key_match('_r', '_a', keys)} WHERE {image} IS NOT NULL")
     sql = (f"WITH _w AS ({w}), _r AS ({_latest('_w', keys)} AND _op = 'REMOVE'), "
            f"_p AS ({_latest(f'({prior})', keys)}), _a AS ({at_t1.sql}), _d AS ({picked}) "
-           f"{image_sql('_img', keys, columns, '_d')}")
+           f"{image_sql('_img', keys, columns, '_d', item_hash='_img_hash')}")
     return Selection(sql, _unique(at_t1.paths + wpaths), list(access.setup), at_t1.note)
 
 

@@ -15,6 +15,14 @@ worker processes write the spool's units (one pass over the parts); on Ray (no s
 each unit selects its own rows from its parts of the lake, in a count pass before any write
 and again to write and to verify (:mod:`restorer.slices`). The write code is the same
 (:func:`restorer.units.write_unit`). Measured and argued in docs/decisions/006.
+
+Every selected item is checked against the hash the backup recorded for it
+(:mod:`restorer.itemcheck`). With ``--engine local`` the driver checks while it spools: a
+damaged item is DamagedItems (exit 4) naming it, and nothing is written (no journal, no
+target table); ``--dry-run`` checks the same way. Every unit checks the rows it receives
+again before writing them, on every engine: on Ray, where the driver does not read the rows,
+a damaged item fails its unit (exit 4) and is never written, while other units may have
+written theirs (the journal says which; ``--resume`` checks again).
 """
 
 from __future__ import annotations
@@ -31,9 +39,10 @@ from lake.fileio import FileIO, load_file_io
 from lake.joblock import JobLock
 from lake.progress import NullListener, ProgressListener
 from restorer.config import RestoreConfig, RestoreIncomplete, RestoreResult, Verification
+from restorer.itemcheck import DamagedItems, Tally, locate
 from restorer.journal import Journal, find_resumable, lock_restore
 from restorer.keysfile import load_keys
-from restorer.select import Query, plan_selection, resolve_source, windowed
+from restorer.select import Query, Source, plan_selection, resolve_source, windowed
 from restorer.slices import (
     BY_KEY_HASH,
     BY_PART,
@@ -72,6 +81,7 @@ class _Selected:
     sample: tuple[str, ...]
     units_by: str
     query: Query | None = None
+    spool: Spool | None = None  # the driver's selection, spooled and checked
     slices: list[Slice] | None = None
     selecting: Selecting | None = None
     rows_of: dict[int, int] = field(default_factory=dict)  # each unit's count
@@ -151,8 +161,35 @@ def _selection(io: FileIO, config: RestoreConfig, previous: Journal | None,
     with contextlib.closing(source), contextlib.closing(Query(source, config)) as query:
         selected, fingerprint = query.count()
         sample = tuple(query.sample(config.sample)) if config.dry_run else ()
-        yield _Selected(source.manifest, source.label, selected, fingerprint,
-                        query.keys_given, query.keys_matched, sample, BY_KEY_HASH, query=query)
+        units = previous.units if previous else unit_count(selected, config.unit_rows)
+        with contextlib.closing(Spool(units)) as spool:
+            _fill(spool, query, config, source, selected)  # every item checked first
+            yield _Selected(source.manifest, source.label, selected, fingerprint,
+                            query.keys_given, query.keys_matched, sample, BY_KEY_HASH,
+                            query=query, spool=spool)
+
+
+def _fill(spool: Spool, query: Query, config: RestoreConfig, source: Source,
+          selected: int) -> None:
+    """Spool the selection, checking every item against its recorded hash on the way
+    (:mod:`restorer.itemcheck`): DamagedItems before the target is touched. A dry run
+    checks the same rows."""
+    tally = Tally(source.manifest.key_schema)
+    spooled = spool.fill(query, ttl_attribute=_ttl_of(source.manifest, config),
+                         inspect=tally.add)
+    _refuse_damaged(tally, config, source)
+    if spooled != selected:
+        raise UsageError(f"the selection changed while it was read ({spooled} rows, "
+                         f"{selected} counted)", hint="run the restore again")
+
+
+def _refuse_damaged(tally: Tally, config: RestoreConfig, source: Source) -> None:
+    if not tally.count:
+        return
+    lake = source.lake
+    parts = [(p, lake.lake_uri(p) if lake is not None else p) for p in source.selection.paths]
+    raise DamagedItems(source.manifest.table, source.label, locate(tally, parts),
+                       lake=config.lake)
 
 
 def _count_in_units(io: FileIO, config: RestoreConfig, previous: Journal | None) -> _Selected:
@@ -306,26 +343,16 @@ def _context(run: _Run, spool: Spool | None) -> UnitContext:
 
 
 def _write_all(run: _Run, started: float) -> RestoreResult:
-    journal, query = run.journal, run.source.query
-    spool = Spool(journal.units) if query is not None else None
-    try:
-        if spool is not None and query is not None:
-            spooled = spool.fill(query, ttl_attribute=_ttl_attribute(run))
-            if spooled != journal.selected:
-                raise UsageError(f"the selection changed while it was read ({spooled} rows, "
-                                 f"{journal.selected} counted)", hint="run the restore again")
-        todo = [u for u in range(journal.units) if not journal.finished(u)]
-        run.resumed = journal.units - len(todo)
-        run.listener.started("restore", journal.selected, "items")
-        _run_units(run, _context(run, spool), todo)
-        run.listener.finished("restore")
-        dead = sum(r.dead for r in journal.done.values())
-        journal.status = "complete" if dead == 0 else "incomplete"
-        _save(run)
-        verification = _verify(run, spool) if run.config.verify else None
-    finally:
-        if spool is not None:
-            spool.close()
+    journal, spool = run.journal, run.source.spool
+    todo = [u for u in range(journal.units) if not journal.finished(u)]
+    run.resumed = journal.units - len(todo)
+    run.listener.started("restore", journal.selected, "items")
+    _run_units(run, _context(run, spool), todo)
+    run.listener.finished("restore")
+    dead = sum(r.dead for r in journal.done.values())
+    journal.status = "complete" if dead == 0 else "incomplete"
+    _save(run)
+    verification = _verify(run, spool) if run.config.verify else None
     return _result(run, verification, started)
 
 

@@ -2,7 +2,9 @@
 ``--where``, counted, sampled and spooled into units.
 
 The selection SQL (a snapshot, the table as of a time, items deleted or changed in a
-window) yields a column ``_item`` (canonical DynamoDB JSON, wire form) among others. It reads
+window) yields a column ``_item`` (canonical DynamoDB JSON, wire form) and ``_item_hash`` (the
+hash the backup recorded for it, which the restore checks: :mod:`restorer.itemcheck`) among
+others. It reads
 only local copies of the parts it needs, each checked against its manifest's size and sha256
 first (:mod:`lake.verified`), so no connection here holds S3 access or credentials. Two
 DuckDB connections (:mod:`queries.sandbox`) share the work:
@@ -54,6 +56,7 @@ from schemas.keys import KeyAttribute
 from schemas.manifest import Manifest
 
 KEYS_VIEW = "_ddblake_keys"
+HASH = "_item_hash"
 ROWS = 8_192
 AS_SELECTED = "* REPLACE (CAST(_item AS JSON) AS _item)"  # Arrow carries JSON as text
 T = TypeVar("T")
@@ -250,10 +253,10 @@ class Query:
             add_functions(self.con)
             add_functions(self.isolated)
             self.sql = self._selected_sql(source.selection.sql, wanted)
-            # What crosses to the isolated connection: _item, the key number, and the
-            # columns the filter refers to (binding it on them gives the same expression).
-            # (_item_hash too: units check each item against it, restorer.rows).
-            self._columns = ["_item", "_item_hash"] + ([KEY_ROW] if wanted is not None else [])
+            # What crosses to the isolated connection: _item and its recorded hash, the key
+            # number, and the columns the filter refers to (binding it on them gives the same
+            # expression).
+            self._columns = ["_item", HASH] + ([KEY_ROW] if wanted is not None else [])
             self.filter = None if config.where is None else self._compile(config.where)
         except BaseException:
             self.close()
@@ -358,7 +361,8 @@ class Query:
 
     def batches(self, units: int, rows: int = ROWS,
                 ttl_attribute: str | None = None) -> Iterator[pa.RecordBatch]:
-        """Rows as (``_item`` text, ``_unit``, ``_item_hash``, the key values ``_k0``, ``_k1``
+        """Rows as (``_item`` text, ``_unit``, ``_item_hash`` (the hash the backup recorded
+        for the item, checked by :mod:`restorer.itemcheck`), the key values ``_k0``, ``_k1``
         as compared by DynamoDB value (see :func:`key_text_sql`), and with ``ttl_attribute``
         its ``N`` text ``_ttl``): the unit is a hash of the key, so every version of a key
         lands in the same unit and units are the same on every run."""

@@ -3,13 +3,14 @@
 With ``--engine local`` the driver selects once and spools; a unit that selects its own rows
 (:mod:`restorer.slices`, ``--engine ray``) fills one such file privately
 (:func:`fill_unit`). A unit holds the items whose key hashes to it, as an Arrow IPC stream of
-the rows :meth:`restorer.select.Query.batches` yields (the canonical ``_item`` text, its
-``_item_hash``, the key values ``_k0``/``_k1`` and, when expired items are skipped, the TTL
-text ``_ttl``), so the writer
-can check and send whole batches without parsing items (:mod:`restorer.rows`). Units are
-the grain of parallelism and of the journal: the same selection always gives the same
-units, whatever the row order. Memory stays bounded: rows stream from DuckDB and each
-batch is scattered to the unit files at once.
+the rows :meth:`restorer.select.Query.batches` yields (the canonical ``_item`` text, the hash
+the backup recorded for it ``_item_hash``, the key values ``_k0``/``_k1`` and, when expired
+items are skipped, the TTL text ``_ttl``), so the unit can check each item against its hash
+(:mod:`restorer.itemcheck`) and the writer can check and send whole batches without parsing
+items (:mod:`restorer.rows`). :meth:`Spool.fill` hands every batch to ``inspect`` first (the
+restore's up-front item check). Units are the grain of parallelism and of the journal: the
+same selection always gives the same units, whatever the row order. Memory stays bounded:
+rows stream from DuckDB and each batch is scattered to the unit files at once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import itertools
 import math
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,17 @@ class Spool:
     def path(self, unit: int) -> Path:
         return unit_path(self.root, unit)
 
-    def fill(self, query: Query, ttl_attribute: str | None = None) -> int:
-        """Stream the query into the unit files; return the number of rows."""
+    def fill(self, query: Query, ttl_attribute: str | None = None,
+             inspect: Callable[[pa.RecordBatch], None] | None = None) -> int:
+        """Stream the query into the unit files; return the number of rows. ``inspect`` sees
+        every batch before it is spooled."""
         total = 0
         reader = query.batches(self.units, ttl_attribute=ttl_attribute)
         with contextlib.ExitStack() as stack:
             writers: list[pa.ipc.RecordBatchStreamWriter] = []
             for batch in reader:
+                if inspect is not None:
+                    inspect(batch)
                 if not writers:
                     schema = batch.schema.remove(batch.schema.get_field_index(UNIT))
                     writers = [stack.enter_context(pa.ipc.new_stream(str(self.path(u)), schema))

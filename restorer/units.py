@@ -5,7 +5,10 @@ unit number and, for a unit that selects its own rows, its :class:`restorer.slic
 and builds its own clients once per worker; the WCU budget is one bucket shared by every
 worker of the run. A unit's rows come from one file in the spool's format: the driver's
 spool (``--engine local``), or a private file the unit fills itself from its parts of the
-lake (:mod:`restorer.slices`; ``--engine ray``). Either way the same code writes them.
+lake (:mod:`restorer.slices`; ``--engine ray``). Either way the same code writes them, and
+the rows it receives carry ``_item_hash`` and are checked (:func:`restorer.itemcheck.intact`)
+before they become write requests: a batch holding an item that differs from its recorded
+hash is not written, and the unit fails (exit 4).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from lake import layout
 from lake.aws import make_client, make_session
 from lake.fileio import FileIO, load_file_io
 from restorer.config import RestoreConfig
+from restorer.itemcheck import intact
 from restorer.journal import UnitRecord
 from restorer.origin import unit_origins
 from restorer.rawhttp import hooked, raw_writer
@@ -79,7 +83,9 @@ def write_unit(ctx: UnitContext, unit: int, *, client: Any, io: FileIO,
                          origins=unit_origins(ctx, unit, client=client, io=io, sleep=sleep))
     ttl = (ctx.ttl_attribute, ctx.now) if ctx.ttl_attribute else None
     batches = read_unit_batches(ctx.spool_path(unit))
-    rows = unit_rows(_checked(batches, stop), keys, ttl=ttl, need_size=budget is not None)
+    received = intact(_checked(batches, stop), keys, table=ctx.source_table, lake=config.lake,
+                      source=f"unit {unit} of restore {ctx.restore_id}")
+    rows = unit_rows(received, keys, ttl=ttl, need_size=budget is not None)
     out: Outcome = writer.write(rows)
     key = layout.restore_dead_letter(ctx.source_table, ctx.restore_id, unit)
     if out.dead:
