@@ -120,7 +120,9 @@ def restore_command(table: str | None, lake: str, target: str, snapshot: str,
     By default the latest snapshot is written, whole, into a NEW table rebuilt from the
     snapshot's description. Narrow it with --where, --keys, --deleted-between or
     --changed-between; write into a live table with --existing. Items that cannot be
-    written go to a dead-letter file in the lake and the exit code is 9.
+    written go to a dead-letter file in the lake and the exit code is 9. Every item is
+    checked against the hash the backup recorded for it before it is written: a damaged
+    item stops the restore with exit code 4 and names its key.
 
     \b
     Examples:
