@@ -25,6 +25,7 @@ import pyarrow.json as pj
 
 from schemas.dynamo_json import Item, canonical_bytes, canonicalize, sort_set
 from schemas.errors import CorruptDataError
+from schemas.rowbatch import TextColumn
 from schemas.rowcells import READ_TYPES, HeldOut, python_values
 from schemas.rowparts import (
     EncodedRows,
@@ -34,6 +35,7 @@ from schemas.rowparts import (
     hash_of,
     key_rank,
     prove,
+    string_array,
 )
 from schemas.rowtext import canonical_texts
 from schemas.table_schema import HASH, REST, AttributeStats, TableSchema
@@ -66,10 +68,24 @@ class _Plan:
 
 
 @dataclass
+class _JsonCells:
+    """One ``json`` column's values: rows, values not serialized yet, and their texts."""
+
+    rows: list[int] = field(default_factory=list)
+    pending: list[Any] = field(default_factory=list)
+    texts: TextColumn = field(default_factory=TextColumn)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.texts.extend(self.pending)
+            self.pending.clear()
+
+
+@dataclass
 class _Placed:
     """What ``add`` set aside for ``build``, per row."""
 
-    json: dict[str, tuple[list[int], list[str]]] = field(default_factory=dict)
+    json: dict[str, _JsonCells] = field(default_factory=dict)
     rest: dict[int, dict[str, Any]] = field(default_factory=dict)
     whole: list[int] = field(default_factory=list)
 
@@ -77,10 +93,13 @@ class _Placed:
 class RowPartBuilder:
     """Accumulates wire-form items for one format 2 part (takes ownership of each item)."""
 
+    BATCH = 256  # json cell values serialized per orjson call
+
     def __init__(self, schema: TableSchema) -> None:
         self.schema = schema
         self._texts: list[bytes] = []
         self._digests: list[bytes] = []
+        self._pending = 0  # rows whose json cell values are not serialized yet
         self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _Plan] = {}
         self._placed = _Placed()
         self._longest = 0
@@ -116,11 +135,22 @@ class RowPartBuilder:
         self.item_bytes += len(text)
         if len(text) > self._longest:
             self._longest = len(text)
+        if self._pending >= self.BATCH:
+            self._serialize()
+
+    def _serialize(self) -> None:
+        """Serialize the pending values of the ``json`` cells (in one call per column:
+        small values cost more per call than to serialize)."""
+        for cells in self._placed.json.values():
+            cells.flush()
+        self._pending = 0
 
     def _place(self, item: Item, row: int, plan: _Plan) -> None:
-        for name, rows, texts in plan.json_cells:
+        for name, rows, values in plan.json_cells:
             rows.append(row)
-            texts.append(orjson.dumps(item[name], option=_SORT).decode("utf-8"))
+            values.append(item[name])
+        if plan.json_cells:
+            self._pending += 1
         if plan.rest:
             self._placed.rest[row] = {name: item[name] for name in plan.rest}
         if not plan.regular:
@@ -151,8 +181,8 @@ class RowPartBuilder:
                          tuple(rest), tuple(new), regular=_TAGS.issuperset(tags))
             if not plan.regular:
                 plan.rest = tuple(n for n in names if n not in keys)
-        plan.json_cells = tuple((name, *self._placed.json.setdefault(name, ([], [])))
-                                for name in plan.json)
+        cells = [(name, self._placed.json.setdefault(name, _JsonCells())) for name in plan.json]
+        plan.json_cells = tuple((name, c.rows, c.pending) for name, c in cells)
         self._plans[(names, tags)] = plan
         return plan
 
@@ -176,14 +206,19 @@ class RowPartBuilder:
             plan = plan or self._plan(tuple(item), tuple(chain.from_iterable(item.values())))
             plan.count += 1
             self._place(item, row, plan)
+        self._serialize()
 
     def build(self) -> EncodedRows:
         """The part, rows sorted by key. A builder builds once: this releases its texts."""
+        self._serialize()
         return assemble(self)
 
     # Accessors for schemas.rowparts (kept here so the builder owns its state).
     def texts(self) -> list[bytes]:
         return self._texts
+
+    def text_array(self) -> pa.Array:
+        return string_array(self._texts)
 
     def digests(self) -> list[bytes]:
         return self._digests
