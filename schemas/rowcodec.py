@@ -2,12 +2,21 @@
 
 Per item, Python only sorts sets, serializes (orjson) and hashes, as format 1 did, and
 notes which attributes go to ``json`` columns or to ``_rest`` (decided once per item shape:
-attribute names and type tags). ``build`` then reads the typed columns out of the canonical
+attribute names and type tags). The values of ``json`` cells and of ``_rest`` are serialized
+later, a few hundred per orjson call (:mod:`schemas.rowbatch`; small values cost more per
+call than to serialize). ``build`` then reads the typed columns out of the canonical
 texts in C++ (pyarrow's JSON reader with an explicit schema), puts each value in its cell
 when the cell holds it exactly (:mod:`schemas.rowcells`), and **proves every row**: it
-rebuilds the row's canonical text from the columns (:mod:`schemas.rowtext`) and compares it
-with the item's. A row that differs is stored whole (all attribute cells null, the item in
-``_rest``) and proven again; a row that still differs fails the part.
+rebuilds the row's canonical text from the columns with the decoder that restore and verify
+use (:mod:`schemas.rowtext`) and compares it, whole, with the item's canonical text (the
+text that was hashed). A row that differs is stored whole (all attribute cells null, the
+item in ``_rest``) and proven again; a row that still differs fails the part.
+
+Why the proof is complete: what restore returns for a row is exactly
+``rowtext.canonical_texts`` of that row, and the proof compares that very output, byte for
+byte, with the canonical text of every row, nothing skipped or sampled; the encoder's
+speed-ups (batched serialization, how the cells are read) change how the row is built, never
+what is compared, so any mistake in them fails the proof instead of the backup.
 """
 
 from __future__ import annotations

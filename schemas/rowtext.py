@@ -9,6 +9,15 @@ orjson's ``OPT_SORT_KEYS``, code points). Strings that need JSON escapes, binary
 (base64), numbers Arrow prints in scientific notation, and the attributes of ``_rest`` are
 done in Python with orjson, so every text is exactly what
 ``schemas.dynamo_json.canonical_bytes`` writes for the item.
+
+``_rest`` is merged per *gap*: each of its attributes is serialized alone by orjson
+(``{"name":value}`` with sorted keys, less its braces) and put, as one more fragment array,
+between the two column names it sorts between (code point order, as orjson sorts keys).
+This gives the same text as the former merge (the row's cells parsed, ``_rest`` added and
+the whole serialized again by orjson) for every row a writer proved: orjson's output for an
+object is its members' outputs, in key order, joined by commas, and each cell fragment of a
+proven row is already the member's canonical output. It refuses the same rows (``_rest`` not
+a non-empty object, or naming an attribute that a cell of the row holds).
 """
 
 from __future__ import annotations
