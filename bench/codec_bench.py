@@ -145,8 +145,9 @@ def main() -> None:
                               "loadavg_1m_start": round(os.getloadavg()[0], 2)}
     if not args.skip_pages:
         report["pages"] = page_figures(args.items, args.runs)
-    tables = {"orders": (lambda: list(orders(args.items)), KEYS),
-              "users": (lambda: list(users_like(args.items)), USER_KEYS)}
+    tables: dict[str, tuple[Callable[[], list[dict[str, Any]]], KeySchema]] = {
+        "orders": (lambda: list(orders(args.items)), KEYS),
+        "users": (lambda: list(users_like(args.items)), USER_KEYS)}
     for name in filter(None, args.tables.split(",")):
         make, keys = tables[name]
         report[name] = formats(name, make(), keys, args.runs, int(args.part_mb * 1024 * 1024))

@@ -68,7 +68,7 @@ class _Plan:
     new: tuple[tuple[str, str], ...]  # (attribute, tag) with no column: for the stats
     regular: bool = True
     count: int = 0
-    json_cells: tuple[tuple[str, list[int], list[str]], ...] = ()  # the lists to append to
+    json_cells: tuple[tuple[str, list[int], list[Any]], ...] = ()  # the lists to append to
 
     @property
     def placed(self) -> bool:
