@@ -23,16 +23,22 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import botocore.session
 import orjson
 from botocore.parsers import create_parser
 
-from bench.format2.bench_format2 import cut_parts, first_schema, fresh, users_like
+try:  # the checkout on PYTHONPATH; else this script's own
+    from bench.format2.bench_format2 import cut_parts, first_schema, fresh, users_like
+except ModuleNotFoundError:
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
+    from bench.format2.bench_format2 import cut_parts, first_schema, fresh, users_like
 from ddblake.sampledata import orders
 from schemas.codec import PartBuilder, decode_items
 from schemas.keys import KeyAttribute, KeySchema
