@@ -4,8 +4,15 @@ Baselines measured in the same run on the same items, as Scan response pages of 
 - botocore's own response parsing of the page (what every boto3 scan pays per item);
 - orjson parsing of the raw page body (the fast read path's first step).
 
+Then format 1 against format 2 (``--tables``, same run, same items): bench/scan's ``orders``
+and the users-like table of bench/format2, cut into parts of ``--part-mb`` of canonical JSON
+as the exporter cuts them (format 2 against the schema the first part creates); per part
+``add`` of fresh copies (made untimed) and ``build``; formats alternating which goes first.
+
 CPU time (``time.process_time``) of this process, GC frozen after setup and disabled around
-the timed regions (as the exporter does). Run: ``.venv/bin/python bench/codec_bench.py``.
+the timed regions (as the exporter does). Run from the repository root with
+``PYTHONPATH=$PWD .venv/bin/python bench/codec_bench.py`` (``PYTHONPATH`` picks the code
+measured: another checkout's root measures that checkout with this script).
 """
 
 from __future__ import annotations
@@ -16,20 +23,30 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import botocore.session
 import orjson
 from botocore.parsers import create_parser
 
+try:  # the checkout on PYTHONPATH; else this script's own
+    from bench.format2.bench_format2 import cut_parts, first_schema, fresh, users_like
+except ModuleNotFoundError:
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
+    from bench.format2.bench_format2 import cut_parts, first_schema, fresh, users_like
 from ddblake.sampledata import orders
 from schemas.codec import PartBuilder, decode_items
 from schemas.keys import KeyAttribute, KeySchema
+from schemas.rowcodec import RowPartBuilder
+from schemas.rowcodec import decode_items as decode_rows
 
 KEYS = KeySchema(KeyAttribute("pk", "S"), KeyAttribute("sk", "S"))
+USER_KEYS = KeySchema(KeyAttribute("user_id", "S"))
 PAGE_BYTES = 1_000_000
 
 
@@ -65,12 +82,88 @@ def timed(fn: Callable[[], Any], count: int) -> float:
     return 1e6 * elapsed / count
 
 
+def encode_parts(parts: list[list[bytes]], make: Callable[[], Any]) -> tuple[float, list[Any]]:
+    """CPU µs/item to add every item of every part and build the parts (copies untimed)."""
+    total, n, built = 0.0, 0, []
+    for part in parts:
+        items = fresh(part)
+        builder = make()
+        gc.collect()
+        gc.disable()
+        start = time.process_time()
+        builder.add_all(items)
+        built.append(builder.build())
+        total += time.process_time() - start
+        gc.enable()
+        n += len(part)
+    return 1e6 * total / n, built
+
+
+def decode_parts(built: list[Any], decode: Callable[[Any], Any], n: int) -> float:
+    gc.collect()
+    gc.disable()
+    start = time.process_time()
+    for part in built:
+        decode(part)
+    elapsed = time.process_time() - start
+    gc.enable()
+    return 1e6 * elapsed / n
+
+
+def formats(name: str, items: list[dict[str, Any]], keys: KeySchema, runs: int,
+            part_bytes: int) -> dict[str, Any]:
+    """Format 1 vs format 2 encode and decode µs/item, same items, alternating order."""
+    parts = cut_parts(items, part_bytes)
+    schema = first_schema(name, parts, keys)
+    n = sum(len(p) for p in parts)
+    cases = {"format1": (lambda: PartBuilder(keys), lambda p: list(decode_items(p.table))),
+             "format2": (lambda: RowPartBuilder(schema), lambda p: decode_rows(p.table, schema))}
+    figures: dict[str, list[float]] = {f"{k} {step}": [] for k in cases
+                                       for step in ("encode", "decode")}
+    for run in range(runs + 1):  # run 0 warms every path; not reported
+        order = list(cases.items())
+        for label, (make, decode) in order if run % 2 else order[::-1]:
+            encode_us, built = encode_parts(parts, make)
+            decode_us = decode_parts(built, decode, n)
+            if run:
+                figures[f"{label} encode"].append(encode_us)
+                figures[f"{label} decode"].append(decode_us)
+    ratio = [b / a for a, b in zip(figures["format1 encode"], figures["format2 encode"],
+                                   strict=True)]
+    return {"items": n, "parts": len(parts),
+            "us_per_item_median": {k: round(statistics.median(v), 1) for k, v in figures.items()},
+            "us_per_item_min": {k: round(min(v), 1) for k, v in figures.items()},
+            "us_per_item_runs": {k: [round(x, 1) for x in v] for k, v in figures.items()},
+            "format2_over_format1_encode_median": round(statistics.median(ratio), 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tables", default="orders,users",
+                        help="format 1 vs 2 on these tables ('' to skip)")
+    parser.add_argument("--part-mb", type=float, default=8.0)
+    parser.add_argument("--skip-pages", action="store_true",
+                        help="skip the Scan-page section (botocore, orjson, format 1 codec)")
     args = parser.parse_args()
-    items = list(orders(args.items))
+    report: dict[str, Any] = {"python": platform.python_version(),
+                              "loadavg_1m_start": round(os.getloadavg()[0], 2)}
+    if not args.skip_pages:
+        report["pages"] = page_figures(args.items, args.runs)
+    tables: dict[str, tuple[Callable[[], list[dict[str, Any]]], KeySchema]] = {
+        "orders": (lambda: list(orders(args.items)), KEYS),
+        "users": (lambda: list(users_like(args.items)), USER_KEYS)}
+    for name in filter(None, args.tables.split(",")):
+        make, keys = tables[name]
+        report[name] = formats(name, make(), keys, args.runs, int(args.part_mb * 1024 * 1024))
+    report["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(report, indent=2))
+
+
+def page_figures(count: int, runs: int) -> dict[str, Any]:
+    """botocore and orjson parsing of Scan pages, format 1 encode and decode (as before)."""
+    items = list(orders(count))
     bodies = pages(items)
     sizes = [len(orjson.dumps(i)) for i in items]
     session = botocore.session.get_session()
@@ -87,12 +180,12 @@ def main() -> None:
 
     results: dict[str, list[float]] = {"botocore parse (baseline)": [], "orjson parse": [],
                                        "encode": [], "decode": []}
-    for run in range(args.runs + 1):  # run 0 warms allocators and caches; not reported
+    for run in range(runs + 1):  # run 0 warms allocators and caches; not reported
         figures = {"botocore parse (baseline)": timed(botocore_parse, len(items)),
                    "orjson parse": timed(raw_parse, len(items))}
         builder = PartBuilder(KEYS)
-        fresh = raw_parse()
-        figures["encode"] = timed(partial(builder.add_all, fresh), len(items))
+        wire = raw_parse()
+        figures["encode"] = timed(partial(builder.add_all, wire), len(items))
         start = time.process_time()
         table = builder.build().table
         figures["encode"] += 1e6 * (time.process_time() - start) / len(items)
@@ -100,14 +193,12 @@ def main() -> None:
         for name, value in figures.items():
             if run:
                 results[name].append(value)
-    report = {
+    return {
         "items": len(items), "avg_item_json_bytes": round(sum(sizes) / len(sizes)),
-        "pages": len(bodies), "python": platform.python_version(),
-        "loadavg_1m": round(os.getloadavg()[0], 2),
+        "pages": len(bodies),
         "us_per_item_median": {k: round(statistics.median(v), 1) for k, v in results.items()},
         "us_per_item_runs": {k: [round(x, 1) for x in v] for k, v in results.items()},
     }
-    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,21 @@
 
 Per item, Python only sorts sets, serializes (orjson) and hashes, as format 1 did, and
 notes which attributes go to ``json`` columns or to ``_rest`` (decided once per item shape:
-attribute names and type tags). ``build`` then reads the typed columns out of the canonical
+attribute names and type tags). The values of ``json`` cells and of ``_rest`` are serialized
+later, a few hundred per orjson call (:mod:`schemas.rowbatch`; small values cost more per
+call than to serialize). ``build`` then reads the typed columns out of the canonical
 texts in C++ (pyarrow's JSON reader with an explicit schema), puts each value in its cell
 when the cell holds it exactly (:mod:`schemas.rowcells`), and **proves every row**: it
-rebuilds the row's canonical text from the columns (:mod:`schemas.rowtext`) and compares it
-with the item's. A row that differs is stored whole (all attribute cells null, the item in
-``_rest``) and proven again; a row that still differs fails the part.
+rebuilds the row's canonical text from the columns with the decoder that restore and verify
+use (:mod:`schemas.rowtext`) and compares it, whole, with the item's canonical text (the
+text that was hashed). A row that differs is stored whole (all attribute cells null, the
+item in ``_rest``) and proven again; a row that still differs fails the part.
+
+Why the proof is complete: what restore returns for a row is exactly
+``rowtext.canonical_texts`` of that row, and the proof compares that very output, byte for
+byte, with the canonical text of every row, nothing skipped or sampled; the encoder's
+speed-ups (batched serialization, how the cells are read) change how the row is built, never
+what is compared, so any mistake in them fails the proof instead of the backup.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import pyarrow.json as pj
 
 from schemas.dynamo_json import Item, canonical_bytes, canonicalize, sort_set
 from schemas.errors import CorruptDataError
+from schemas.rowbatch import TextColumn
 from schemas.rowcells import READ_TYPES, HeldOut, python_values
 from schemas.rowparts import (
     EncodedRows,
@@ -34,6 +44,7 @@ from schemas.rowparts import (
     hash_of,
     key_rank,
     prove,
+    string_array,
 )
 from schemas.rowtext import canonical_texts
 from schemas.table_schema import HASH, REST, AttributeStats, TableSchema
@@ -57,7 +68,7 @@ class _Plan:
     new: tuple[tuple[str, str], ...]  # (attribute, tag) with no column: for the stats
     regular: bool = True
     count: int = 0
-    json_cells: tuple[tuple[str, list[int], list[str]], ...] = ()  # the lists to append to
+    json_cells: tuple[tuple[str, list[int], list[Any]], ...] = ()  # the lists to append to
 
     @property
     def placed(self) -> bool:
@@ -66,10 +77,24 @@ class _Plan:
 
 
 @dataclass
+class _JsonCells:
+    """One ``json`` column's values: rows, values not serialized yet, and their texts."""
+
+    rows: list[int] = field(default_factory=list)
+    pending: list[Any] = field(default_factory=list)
+    texts: TextColumn = field(default_factory=TextColumn)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.texts.extend(self.pending)
+            self.pending.clear()
+
+
+@dataclass
 class _Placed:
     """What ``add`` set aside for ``build``, per row."""
 
-    json: dict[str, tuple[list[int], list[str]]] = field(default_factory=dict)
+    json: dict[str, _JsonCells] = field(default_factory=dict)
     rest: dict[int, dict[str, Any]] = field(default_factory=dict)
     whole: list[int] = field(default_factory=list)
 
@@ -77,10 +102,13 @@ class _Placed:
 class RowPartBuilder:
     """Accumulates wire-form items for one format 2 part (takes ownership of each item)."""
 
+    BATCH = 256  # json cell values serialized per orjson call
+
     def __init__(self, schema: TableSchema) -> None:
         self.schema = schema
         self._texts: list[bytes] = []
         self._digests: list[bytes] = []
+        self._pending = 0  # rows whose json cell values are not serialized yet
         self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _Plan] = {}
         self._placed = _Placed()
         self._longest = 0
@@ -116,11 +144,22 @@ class RowPartBuilder:
         self.item_bytes += len(text)
         if len(text) > self._longest:
             self._longest = len(text)
+        if self._pending >= self.BATCH:
+            self._serialize()
+
+    def _serialize(self) -> None:
+        """Serialize the pending values of the ``json`` cells (in one call per column:
+        small values cost more per call than to serialize)."""
+        for cells in self._placed.json.values():
+            cells.flush()
+        self._pending = 0
 
     def _place(self, item: Item, row: int, plan: _Plan) -> None:
-        for name, rows, texts in plan.json_cells:
+        for name, rows, values in plan.json_cells:
             rows.append(row)
-            texts.append(orjson.dumps(item[name], option=_SORT).decode("utf-8"))
+            values.append(item[name])
+        if plan.json_cells:
+            self._pending += 1
         if plan.rest:
             self._placed.rest[row] = {name: item[name] for name in plan.rest}
         if not plan.regular:
@@ -151,8 +190,8 @@ class RowPartBuilder:
                          tuple(rest), tuple(new), regular=_TAGS.issuperset(tags))
             if not plan.regular:
                 plan.rest = tuple(n for n in names if n not in keys)
-        plan.json_cells = tuple((name, *self._placed.json.setdefault(name, ([], [])))
-                                for name in plan.json)
+        cells = [(name, self._placed.json.setdefault(name, _JsonCells())) for name in plan.json]
+        plan.json_cells = tuple((name, c.rows, c.pending) for name, c in cells)
         self._plans[(names, tags)] = plan
         return plan
 
@@ -176,14 +215,19 @@ class RowPartBuilder:
             plan = plan or self._plan(tuple(item), tuple(chain.from_iterable(item.values())))
             plan.count += 1
             self._place(item, row, plan)
+        self._serialize()
 
     def build(self) -> EncodedRows:
         """The part, rows sorted by key. A builder builds once: this releases its texts."""
+        self._serialize()
         return assemble(self)
 
     # Accessors for schemas.rowparts (kept here so the builder owns its state).
     def texts(self) -> list[bytes]:
         return self._texts
+
+    def text_array(self) -> pa.Array:
+        return string_array(self._texts)
 
     def digests(self) -> list[bytes]:
         return self._digests

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from schemas.dynamo_json import Digest, Item
 from schemas.errors import CorruptDataError
 from schemas.keys import key_order
+from schemas.rowbatch import TextColumn
 from schemas.rowcells import HeldOut, cells_for
 from schemas.rowtext import canonical_texts
 from schemas.table_schema import HASH, REST, AttributeStats, TableSchema
@@ -44,10 +45,11 @@ def parquet_options(schema: TableSchema) -> dict[str, Any]:
 def string_array(texts: list[bytes]) -> pa.Array:
     """UTF-8 texts as one string array, from their concatenation (orjson writes valid
     UTF-8, so nothing needs checking per text)."""
-    size = sum(map(len, texts))
-    if size >= 1 << 31:
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    if int(lengths.sum()) >= 1 << 31:
         return pa.array(texts, pa.string())
-    offsets = np.cumsum([0, *map(len, texts)], dtype=np.int32)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
     return pa.StringArray.from_buffers(len(texts), pa.py_buffer(offsets),
                                        pa.py_buffer(b"".join(texts)))
 
@@ -60,6 +62,15 @@ def _scatter(length: int, rows: list[int], values: list[Any], arrow_type: pa.Dat
     for row, value in zip(rows, values, strict=True):
         full[row] = value
     return pa.array(full, arrow_type)
+
+
+def scatter(length: int, rows: list[int], values: pa.Array) -> pa.Array:
+    """An array of ``length`` with ``values`` at ``rows`` (ascending), null elsewhere."""
+    if len(rows) == length:
+        return values
+    where = np.full(length, -1, dtype=np.int64)
+    where[np.asarray(rows, dtype=np.int64)] = np.arange(len(rows), dtype=np.int64)
+    return values.take(pa.array(where, mask=where < 0))
 
 
 def _mask(length: int, rows: list[int]) -> pa.Array:
@@ -179,8 +190,9 @@ class _Cells:
         for c in schema.columns:
             arrow_type = c.arrow_type(schema.number_scale)
             if c.kind == "json":
-                rows, texts = placed.json.get(c.name, ([], []))
-                self.columns[c.name] = _scatter(self.n, rows, texts, arrow_type)
+                json = placed.json.get(c.name)
+                self.columns[c.name] = (pa.nulls(self.n, arrow_type) if json is None else
+                                        scatter(self.n, json.rows, json.texts.array()))
             elif c.name in wanted:
                 cells, out = cells_for(c.kind, values[c.name], schema.number_scale)
                 self.columns[c.name] = cells
@@ -210,9 +222,11 @@ class _Cells:
                                             column)
 
     def table(self, hashes: pa.Array) -> pa.Table:
-        rows = sorted(self.rest)
-        rest = _scatter(self.n, rows, [orjson.dumps(self.rest[r], option=_SORT).decode("utf-8")
-                                       if self.rest[r] else None for r in rows], pa.string())
+        rows = sorted(r for r, attrs in self.rest.items() if attrs)
+        texts = TextColumn()
+        if rows:
+            texts.extend([self.rest[r] for r in rows])
+        rest = scatter(self.n, rows, texts.array())
         schema = self.schema.arrow_schema().with_metadata(part_metadata(self.schema))
         arrays = [hashes, rest]
         arrays += [self.columns[name] for name in schema.names[2:]]
@@ -222,15 +236,15 @@ class _Cells:
 def assemble(builder: RowPartBuilder) -> EncodedRows:
     cells = _Cells(builder)
     cells.fill(builder)
-    texts = builder.texts()
     whole = list(builder.placed().whole)
-    cells.make_whole(whole, texts)
+    if whole:
+        cells.make_whole(whole, builder.texts())
     hashes = hash_column(builder.digests())
-    expected = string_array(texts)
+    expected = builder.text_array()
     table = cells.table(hashes)
     unproven = prove(table, builder.schema, expected)
     if unproven:
-        cells.make_whole(unproven, texts)
+        cells.make_whole(unproven, builder.texts())
         table = cells.table(hashes)
         still = prove(table, builder.schema, expected)
         if still:

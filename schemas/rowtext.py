@@ -6,15 +6,24 @@ written (:mod:`schemas.rowcodec`), and restore, verify and ``decode_items`` read
 Each column becomes an array of JSON fragments (``,"name":{"S":"..."}``), built with Arrow
 kernels; the fragments of a row are concatenated in attribute-name order (the order of
 orjson's ``OPT_SORT_KEYS``, code points). Strings that need JSON escapes, binary values
-(base64), numbers Arrow prints in scientific notation, and rows with a ``_rest`` are done in
-Python with orjson, so every text is exactly what ``schemas.dynamo_json.canonical_bytes``
-writes for the item.
+(base64), numbers Arrow prints in scientific notation, and the attributes of ``_rest`` are
+done in Python with orjson, so every text is exactly what
+``schemas.dynamo_json.canonical_bytes`` writes for the item.
+
+``_rest`` is merged per *gap*: each of its attributes is serialized alone by orjson
+(``{"name":value}`` with sorted keys, less its braces) and put, as one more fragment array,
+between the two column names it sorts between (code point order, as orjson sorts keys).
+This gives the same text as the former merge (the row's cells parsed, ``_rest`` added and
+the whole serialized again by orjson) for every row a writer proved: orjson's output for an
+object is its members' outputs, in key order, joined by commas, and each cell fragment of a
+proven row is already the member's canonical output. It refuses the same rows (``_rest`` not
+a non-empty object, or naming an attribute that a cell of the row holds).
 """
 
 from __future__ import annotations
 
 import binascii
-import re
+from bisect import bisect_left
 from decimal import Decimal
 from typing import Any, TypeAlias
 
@@ -29,7 +38,6 @@ from schemas.table_schema import REST, TableSchema
 
 _SORT = orjson.OPT_SORT_KEYS
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
-_ESCAPES = re.compile(_NEEDS_ESCAPE.encode("ascii"))
 _Columns: TypeAlias = "pa.Table | pa.RecordBatch"
 
 
@@ -75,9 +83,15 @@ def _value_bytes(strings: pa.Array) -> memoryview:
 
 
 def _needs_escape(strings: pa.Array) -> pa.Array | None:
-    """Per string: whether JSON needs an escape in it; None when no string does (one scan
-    of the values' bytes, the common case)."""
-    if not len(strings) or _ESCAPES.search(_value_bytes(strings)) is None:
+    """Per string: whether JSON needs an escape in it; None when no string does (a scan of
+    the values' bytes with numpy, the common case: in UTF-8 a byte below 0x80 is always the
+    ASCII character itself, so no byte is a control character, ``"`` or ``\\`` exactly when
+    no character is)."""
+    if not len(strings):
+        return None
+    data = np.frombuffer(_value_bytes(strings), dtype=np.uint8)
+    if not len(data) or (data.min() >= 0x20 and not (data == 0x22).any()
+                         and not (data == 0x5C).any()):
         return None
     return pc.fill_null(pc.match_substring_regex(strings, _NEEDS_ESCAPE), False)
 
@@ -151,9 +165,9 @@ def value_json(kind: str, cells: pa.Array, before: str = "") -> pa.Array:
     return _cat(before + "{" + f'"{kind}"' + ":[", _members(cells, render), "]}")
 
 
-def _fragments(data: _Columns, schema: TableSchema) -> list[pa.Array]:
-    """The ``,"name":value`` fragments of every column (keys included), by attribute name.
-    An N key is exact text in its column (kind ``key-N``)."""
+def _fragments(data: _Columns, schema: TableSchema) -> list[tuple[str, pa.Array]]:
+    """(attribute name, ``,"name":value`` fragments) of every column (keys included), by
+    attribute name. An N key is exact text in its column (kind ``key-N``)."""
     columns = [(name, f"key-{key_type}", column)
                for column, name, key_type in schema.key_columns()]
     present = set(data.schema.names)
@@ -163,17 +177,18 @@ def _fragments(data: _Columns, schema: TableSchema) -> list[pa.Array]:
         before = "," + orjson.dumps(name).decode("utf-8") + ":"
         values = _column(data, column)
         if kind == "key-N":
-            out.append(json_strings(values, before + '{"N":', "}"))
+            out.append((name, json_strings(values, before + '{"N":', "}")))
         else:
-            out.append(value_json(kind.removeprefix("key-"), values, before))
+            out.append((name, value_json(kind.removeprefix("key-"), values, before)))
     return out
 
 
 def canonical_texts(data: _Columns, schema: TableSchema) -> pa.Array:
     """The canonical text of every row's item (a string array, one per row)."""
-    pieces = _fragments(data, schema)
-    if not pieces:
+    named = _fragments(data, schema)
+    if not named:
         raise CorruptDataError("a format 2 part has no key columns")
+    pieces = _with_rest(data, schema, named)
     joined = pc.binary_join_element_wise(*pieces, "}", "", null_handling="replace",
                                          null_replacement="")
     # The first fragment's comma becomes the opening brace; a row with no fragment at all
@@ -181,25 +196,66 @@ def canonical_texts(data: _Columns, schema: TableSchema) -> pa.Array:
     texts = pc.replace_substring(joined, ",", "{", max_replacements=1)
     if pc.any(pc.equal(texts, "}")).as_py():
         texts = pc.if_else(pc.equal(texts, "}"), "{}", texts)
+    return texts
+
+
+def _with_rest(data: _Columns, schema: TableSchema,
+               named: list[tuple[str, pa.Array]]) -> list[pa.Array]:
+    """The columns' fragments with the attributes of ``_rest`` put between them in name
+    order: per *gap* between two consecutive column names, one array holding each row's
+    ``_rest`` attributes that sort into that gap (their ``,"name":value`` fragments, each
+    serialized by orjson as the canonical text has it), null where the row has none."""
     rest = _column(data, REST)
+    names = [name for name, _ in named]
     if rest.null_count == len(rest):
-        return texts
-    valid = pc.is_valid(rest)
-    rows = pc.indices_nonzero(valid)
-    pairs = zip(pc.take(texts, rows).to_pylist(), pc.take(rest, rows).to_pylist(), strict=True)
-    merged = [_merge(text, extra) for text, extra in pairs]
-    return pc.if_else(valid, _fill(len(texts), rows.to_pylist(), merged), texts)
+        return [fragments for _, fragments in named]
+    rows = pc.indices_nonzero(pc.is_valid(rest)).to_pylist()
+    gaps: dict[int, tuple[list[int], list[str]]] = {}
+    taken: dict[str, list[int]] = {}  # column name -> rows whose _rest also has it
+    for row, text in zip(rows, pc.take(rest, pa.array(rows, pa.int64())).to_pylist(),
+                         strict=True):
+        for gap, fragment in _rest_fragments(text, names, row, taken):
+            held = gaps.setdefault(gap, ([], []))
+            if held[0] and held[0][-1] == row:
+                held[1][-1] += fragment
+            else:
+                held[0].append(row)
+                held[1].append(fragment)
+    _check_disjoint(data, schema, taken)
+    pieces: list[pa.Array] = []
+    for gap in range(len(named) + 1):
+        if gap in gaps:
+            pieces.append(_fill(len(rest), *gaps[gap]))
+        if gap < len(named):
+            pieces.append(named[gap][1])
+    return pieces
 
 
-def _merge(text: str, rest: str) -> str:
-    """A row's cells and its ``_rest`` as one canonical text."""
-    cells = orjson.loads(text)
-    extra = orjson.loads(rest)
-    if not isinstance(extra, dict) or not extra or not cells.keys().isdisjoint(extra):
-        raise CorruptDataError("a row's _rest is not a JSON object of attributes that no "
-                               "other column holds", hint="run `ddblake verify --deep`")
-    cells.update(extra)
-    return orjson.dumps(cells, option=_SORT).decode("utf-8")
+def _rest_fragments(text: str, names: list[str], row: int, taken: dict[str, list[int]]
+                    ) -> list[tuple[int, str]]:
+    """(gap, fragment) of each attribute of one row's ``_rest``, in name order."""
+    extra = orjson.loads(text)
+    if not isinstance(extra, dict) or not extra:
+        raise CorruptDataError("a row's _rest is not a JSON object of attributes",
+                               hint="run `ddblake verify --deep`")
+    out = []
+    for name in sorted(extra):
+        gap = bisect_left(names, name)
+        if gap < len(names) and names[gap] == name:
+            taken.setdefault(name, []).append(row)
+        pair = orjson.dumps({name: extra[name]}, option=_SORT).decode("utf-8")
+        out.append((gap, "," + pair[1:-1]))
+    return out
+
+
+def _check_disjoint(data: _Columns, schema: TableSchema, taken: dict[str, list[int]]) -> None:
+    """Refuse rows whose ``_rest`` holds an attribute that a cell of the row holds too."""
+    columns = {name: column for column, name, _ in schema.key_columns()}
+    for name, rows in taken.items():
+        cells = pc.take(_column(data, columns.get(name, name)), pa.array(rows, pa.int64()))
+        if cells.null_count != len(cells):
+            raise CorruptDataError("a row's _rest holds an attribute that another column "
+                                   "holds too", hint="run `ddblake verify --deep`")
 
 
 __all__ = ["base64_strings", "canonical_texts", "json_strings", "number_pattern",
