@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck unit bench clean
+.PHONY: test test-duckdb2 demo lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# The suite again on DuckDB 2.x, in .venv-duckdb2 (.ci/duckdb2; CI runs it after `make test`)
+test-duckdb2: $(STAMP)
+	bash .ci/duckdb2
+
 demo: $(STAMP)
 	$(BIN)/ddblake demo
 
@@ -30,4 +34,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/codec_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV)-duckdb2 .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -84,11 +84,3 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from tests.runtime.raycluster import start_cluster
 
     yield from start_cluster(tmp_path_factory.mktemp("ray-aws"))
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that talk to the moto server may read S3 through DuckDB's httpfs: mark them
-    `httpfs`, so the DuckDB 2.x job (.ci/duckdb2, no httpfs package yet) can leave them out."""
-    for item in items:
-        if "moto_server" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.httpfs)

@@ -121,8 +121,8 @@ def test_one_snapshot_reads_alike_in_every_engine(lake: Lake, n: int) -> None:
     prices = held_prices(items)
     con = duckdb.connect()
     source = f"read_parquet({paths!r})"
-    count, total, at_325 = con.sql(f"SELECT count(*), sum(price), count(*) FILTER "
-                                   f"(WHERE price = 3.25) FROM {source}").fetchone() or ()
+    [(count, total, at_325)] = con.sql(f"SELECT count(*), sum(price), count(*) FILTER "
+                                       f"(WHERE price = 3.25) FROM {source}").fetchall()
     expected = exact_sum(prices)
     assert (count, total, at_325) == (len(items), expected, prices.count(Decimal("3.25")))
     table = ds.dataset(paths, format="parquet").to_table()
@@ -149,8 +149,8 @@ def test_all_snapshots_read_together(lake: Lake) -> None:
     items = [i for batch in lake.items for i in batch]
     expected = exact_sum(held_prices(items))
     con = duckdb.connect()
-    count, total = con.sql(f"SELECT count(*), sum(price) FROM read_parquet({paths!r})"
-                           ).fetchone() or ()
+    [(count, total)] = con.sql(f"SELECT count(*), sum(price) FROM read_parquet({paths!r})"
+                               ).fetchall()
     assert (count, total) == (len(items), expected)  # the newest column is left out
     latest = latest_schema(LocalFileIO(lake.root), TABLE)
     assert latest is not None

@@ -81,6 +81,7 @@ def test_print_setup_feeds_plain_duckdb(local_case: LakeCase, capsys: Any) -> No
     assert con.sql("SELECT count(*) FROM items").fetchall() == [(38,)]
 
 
+@pytest.mark.httpfs  # asserts what DuckDB does with the httpfs extension loaded
 def test_print_setup_redacts_s3_secrets(s3_case: LakeCase, capsys: Any) -> None:
     code, out, _ = run(capsys, "query", "--lake", s3_case.io.uri, "--print-setup")
     assert code == 0 and "SECRET '<redacted>'" in out and "LOAD '" in out

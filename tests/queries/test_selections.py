@@ -125,6 +125,7 @@ def test_as_of_is_exact_to_the_microsecond(local_case: LakeCase) -> None:
         assert texts(as_of_selection(local_case.io, TABLE, ts)) == canon(h.state_at(ts))
 
 
+@pytest.mark.httpfs  # asserts what DuckDB does with the httpfs extension loaded
 def test_as_of_on_s3_matches(s3_case: LakeCase) -> None:
     h = s3_case.history
     for second in (2, 15, 31, 40, 47, 75):

@@ -68,6 +68,7 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.httpfs  # asserts what DuckDB does with the httpfs extension loaded
 def test_filters_and_samples_never_print_the_credentials(s3_lake: str, capsys: Any) -> None:
     code, out, err = run_cli(capsys, "query", "--lake", s3_lake, "--print-setup",
                              "--with-credentials")
@@ -85,6 +86,7 @@ def test_filters_and_samples_never_print_the_credentials(s3_lake: str, capsys: A
     assert not any(reveals(text) for text in seen)
 
 
+@pytest.mark.httpfs  # asserts what DuckDB does with the httpfs extension loaded
 def test_the_filter_connection_holds_no_credential(s3_lake: str) -> None:
     """Defence in depth: DuckDB itself is asked, bypassing the parser check."""
     io: FileIO = load_file_io(s3_lake)

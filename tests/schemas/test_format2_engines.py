@@ -38,10 +38,10 @@ def test_price_equals_compares_exactly_in_duckdb_without_union_by_name(tmp_path:
     paths, _ = price_parts(tmp_path)
     con = duckdb.connect()
     source = f"read_parquet({paths!r})"
-    assert con.sql(f"SELECT count(*) FROM {source} WHERE price = 3.25").fetchone() == (7,)
-    assert con.sql(f"SELECT count(*) FROM {source} WHERE price >= 20").fetchone() == (4,)
-    assert con.sql(f"SELECT count(*) FROM {source} WHERE price = 19.99").fetchone() == (3,)
-    (total,) = con.sql(f"SELECT sum(price) FROM {source}").fetchone() or (None,)
+    assert con.sql(f"SELECT count(*) FROM {source} WHERE price = 3.25").fetchall() == [(7,)]
+    assert con.sql(f"SELECT count(*) FROM {source} WHERE price >= 20").fetchall() == [(4,)]
+    assert con.sql(f"SELECT count(*) FROM {source} WHERE price = 19.99").fetchall() == [(3,)]
+    [(total,)] = con.sql(f"SELECT sum(price) FROM {source}").fetchall()
     assert total == Decimal("3.25") * 7 + Decimal("19.99") * 3 + 20 * 4
     kinds = con.sql(f"SELECT DISTINCT typeof(price) FROM {source}").fetchall()
     assert kinds == [("DECIMAL(38,6)",)]
