@@ -98,6 +98,7 @@ class LocalExecutor:
                 raise
             finally:
                 _drain(sink, progress)
+        _drain(sink, progress)  # the pool joined its workers: their queues flushed every report
 
 
 def _fill(pool: ProcessPoolExecutor, fn: Callable[[T, Kit], R], source: Iterator[T],

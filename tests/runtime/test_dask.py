@@ -31,7 +31,7 @@ def dask_executor() -> Iterator[object]:
 
 def test_units_run_on_both_workers(dask_executor: object) -> None:
     seen: list[int] = []
-    got = sorted(dask_executor.map(units.square, range(8),  # type: ignore[attr-defined]
+    got = sorted(dask_executor.map(units.square_slowly, range(8),  # type: ignore[attr-defined]
                                    progress=lambda i, b: seen.append(b)))
     assert got == [n * n for n in range(8)] and sorted(seen) == list(range(8))
     nodes = dask_executor.nodes  # type: ignore[attr-defined]

@@ -27,7 +27,7 @@ def ray_executor(ray_cluster: object) -> object:
 
 def test_units_run_on_both_nodes(ray_executor: object) -> None:
     seen: list[int] = []
-    got = sorted(ray_executor.map(units.square, range(8),  # type: ignore[attr-defined]
+    got = sorted(ray_executor.map(units.square_slowly, range(8),  # type: ignore[attr-defined]
                                   progress=lambda i, b: seen.append(b)))
     assert got == [n * n for n in range(8)] and sorted(seen) == list(range(8))
     nodes = ray_executor.nodes  # type: ignore[attr-defined]

@@ -17,6 +17,13 @@ def square(n: int, kit: Kit) -> int:
     return n * n
 
 
+def square_slowly(n: int, kit: Kit) -> int:
+    """A unit that holds its worker's CPU for a while, as real units do: an instant one can
+    finish on the first node before the scheduler has placed anything on the second."""
+    time.sleep(0.3)
+    return square(n, kit)
+
+
 def fail_or_wait(task: tuple[str, str], kit: Kit) -> str:
     """``("fail", _)`` raises at once; ``("wait", folder)`` waits for the stop flag (at most
     30 s) and leaves a marker saying whether it saw it."""
