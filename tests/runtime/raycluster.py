@@ -43,3 +43,17 @@ def start_cluster(tmp: Path) -> Iterator[object]:
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def workers_running_units() -> list[int]:
+    """The pids of Ray workers running a unit now (their process title), to kill one."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if f.read().startswith(b"ray::_run_unit"):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found

@@ -30,6 +30,7 @@ from schemas.dynamo_json import from_client, to_client, value_key
 from schemas.keys import KeySchema
 from schemas.manifest import Consistency, Source
 from tests.helpers import REGION, create_table, scan_all
+from tests.runtime.raycluster import workers_running_units
 
 pytestmark = pytest.mark.slow
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -136,19 +137,6 @@ def test_put_if_absent_counts_on_ray_equal_local(ray_cluster: object,
     assert _items(ddb, "rpia-ray") == _items(ddb, "rpia-local")
 
 
-def _ray_workers_running_units() -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if f.read().startswith(b"ray::_run_unit"):
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
-
-
 def _count(ddb: Any, table: str) -> int:
     try:
         return int(ddb.scan(TableName=table, Select="COUNT")["Count"])
@@ -169,7 +157,7 @@ def test_a_restore_unit_killed_mid_write_is_retried(ray_cluster: object,
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
             written = _count(watcher, "rkill-ray")
-            running = _ray_workers_running_units()
+            running = workers_running_units()
             if 0 < written < COUNT and running:
                 os.kill(running[0], signal.SIGKILL)
                 killed.append((running[0], written))

@@ -29,6 +29,7 @@ from tests.helpers import REGION, create_table, put_items, scan_all
 from tests.native.conftest import T0
 from tests.native.export_builder import ExportBuilder, LocalBucket
 from tests.restorer.lakehelp import snapshot_items
+from tests.runtime.raycluster import workers_running_units
 
 pytestmark = pytest.mark.slow
 SCAN = {"segments": 4, "page_limit": 20, "target_part_mb": 0.002}
@@ -55,19 +56,6 @@ def test_scan_export_on_ray_equals_local(ray_cluster: object, server_env: dict[s
     assert on_ray.stats["engine"] == "ray" and sum(nodes.values()) == 4 and len(nodes) == 2
 
 
-def _ray_workers_running_units() -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if f.read().startswith(b"ray::_run_unit"):
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
-
-
 def test_a_worker_killed_in_a_segment_is_retried(ray_cluster: object,
                                                  server_env: dict[str, str],
                                                  tmp_path: Path) -> None:
@@ -81,7 +69,7 @@ def test_a_worker_killed_in_a_segment_is_retried(ray_cluster: object,
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
             parts = list(lake.glob("raykill/snapshots/*/data/*.parquet"))
-            running = _ray_workers_running_units()
+            running = workers_running_units()
             if parts and running:
                 os.kill(running[0], signal.SIGKILL)
                 killed.append(running[0])
