@@ -161,12 +161,20 @@ def _selection(io: FileIO, config: RestoreConfig, previous: Journal | None,
     with contextlib.closing(source), contextlib.closing(Query(source, config)) as query:
         selected, fingerprint = query.count()
         sample = tuple(query.sample(config.sample)) if config.dry_run else ()
+        counted = _Selected(source.manifest, source.label, selected, fingerprint,
+                            query.keys_given, query.keys_matched, sample, BY_KEY_HASH,
+                            query=query)
+        if config.dry_run:  # the same check, without writing the spool
+            tally = Tally(source.manifest.key_schema)
+            for batch in query.batches(1):
+                tally.add(batch)
+            _refuse_damaged(tally, config, source)
+            yield counted
+            return
         units = previous.units if previous else unit_count(selected, config.unit_rows)
         with contextlib.closing(Spool(units)) as spool:
             _fill(spool, query, config, source, selected)  # every item checked first
-            yield _Selected(source.manifest, source.label, selected, fingerprint,
-                            query.keys_given, query.keys_matched, sample, BY_KEY_HASH,
-                            query=query, spool=spool)
+            yield replace(counted, spool=spool)
 
 
 def _fill(spool: Spool, query: Query, config: RestoreConfig, source: Source,
