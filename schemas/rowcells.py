@@ -8,7 +8,6 @@ is handed back as a *held-out* (row, attribute value) to keep in ``_rest``.
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.arrowbytes import base64_decode
 from schemas.rowtext import number_pattern
 
 HeldOut = list[tuple[int, dict[str, Any]]]  # (row, DynamoDB attribute value)
@@ -67,36 +67,25 @@ def number_set_cells(lists: pa.Array, scale: int) -> tuple[pa.Array, HeldOut]:
     return pc.cast(kept, pa.list_(pa.decimal128(38, scale))), _held_out(lists, drop, "NS")
 
 
-def _decode(text: str) -> bytes | None:
-    """Raw bytes of canonical standard base64, or None when the text is not exactly that."""
-    try:
-        raw = binascii.a2b_base64(text, strict_mode=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw if binascii.b2a_base64(raw, newline=False).decode("ascii") == text else None
-
-
 def binary_cells(texts: pa.Array) -> tuple[pa.Array, HeldOut]:
     """B base64 texts -> binary cells; texts that are not canonical base64 are held out."""
     canonical = pc.fill_null(pc.match_substring_regex(texts, CANONICAL_BASE64), True)
     drop = pc.invert(canonical)
-    kept = _null_where(texts, drop).to_pylist()
-    decode = binascii.a2b_base64
-    cells = pa.array([None if t is None else decode(t) for t in kept], pa.binary())
-    return cells, _held_out(texts, drop, "B")
+    return base64_decode(_null_where(texts, drop)), _held_out(texts, drop, "B")
 
 
 def binary_set_cells(lists: pa.Array) -> tuple[pa.Array, HeldOut]:
     """BS lists of base64 -> list<binary>, held out unless every member is canonical."""
-    cells: list[list[bytes] | None] = []
-    held: HeldOut = []
-    for row, members in enumerate(lists.to_pylist()):
-        raws = None if members is None else [_decode(m) for m in members]
-        if raws is not None and any(r is None for r in raws):
-            held.append((row, {"BS": members}))
-            raws = None
-        cells.append(raws)  # type: ignore[arg-type]
-    return pa.array(cells, pa.list_(pa.binary())), held
+    members = pc.list_flatten(lists)
+    ok = pc.fill_null(pc.match_substring_regex(members, CANONICAL_BASE64), False)
+    drop = pc.and_(pc.invert(_list_all(lists, ok)), pc.is_valid(lists))
+    kept = _null_where(lists, drop)
+    start = kept.offsets[0].as_py()
+    size = kept.offsets[-1].as_py() - start
+    decoded = base64_decode(kept.values.slice(start, size))
+    cells = pa.ListArray.from_arrays(pc.subtract(kept.offsets, start), decoded,
+                                     mask=kept.is_null())
+    return cells, _held_out(lists, drop, "BS")
 
 
 def cells_for(kind: str, values: pa.Array, scale: int) -> tuple[pa.Array, HeldOut]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,7 +45,6 @@ from schemas.rowparts import (
     hash_of,
     key_rank,
     prove,
-    string_array,
 )
 from schemas.rowtext import canonical_texts
 from schemas.table_schema import HASH, REST, AttributeStats, TableSchema
@@ -106,7 +106,8 @@ class RowPartBuilder:
 
     def __init__(self, schema: TableSchema) -> None:
         self.schema = schema
-        self._texts: list[bytes] = []
+        self._data = bytearray()  # the canonical texts, each followed by a newline
+        self._ends: list[int] = []
         self._digests: list[bytes] = []
         self._pending = 0  # rows whose json cell values are not serialized yet
         self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _Plan] = {}
@@ -115,7 +116,7 @@ class RowPartBuilder:
         self.item_bytes = 0
 
     def __len__(self) -> int:
-        return len(self._texts)
+        return len(self._ends)
 
     def add_all(self, items: Iterable[Item]) -> None:
         for item in items:
@@ -134,12 +135,15 @@ class RowPartBuilder:
                 canonicalize(item)
                 break
             av[tag] = sort_set(tag, av[tag])
-        text = memoryview(orjson.dumps(item, option=_SORT)).tobytes()
+        text = orjson.dumps(item, option=_SORT)
         if plan.nested and text.count(_SET_MARKER) > len(plan.sets):
             text = canonical_bytes(item)  # sets inside maps or lists
         if plan.placed:
-            self._place(item, len(self._texts), plan)
-        self._texts.append(text)
+            self._place(item, len(self._ends), plan)
+        data = self._data
+        data += text
+        data += b"\n"
+        self._ends.append(len(data))
         self._digests.append(hashlib.sha256(text).digest())
         self.item_bytes += len(text)
         if len(text) > self._longest:
@@ -209,7 +213,7 @@ class RowPartBuilder:
         self.schema = schema
         self._plans.clear()
         self._placed = _Placed()
-        for row, text in enumerate(self._texts):
+        for row, text in enumerate(self.texts()):
             item = orjson.loads(text)
             plan = self._plans.get((tuple(item), tuple(chain.from_iterable(item.values()))))
             plan = plan or self._plan(tuple(item), tuple(chain.from_iterable(item.values())))
@@ -224,10 +228,19 @@ class RowPartBuilder:
 
     # Accessors for schemas.rowparts (kept here so the builder owns its state).
     def texts(self) -> list[bytes]:
-        return self._texts
+        """The canonical texts (orjson escapes every newline inside a string: a raw one
+        only ends a text)."""
+        return bytes(self._data).split(b"\n")[:-1]
 
-    def text_array(self) -> pa.Array:
-        return string_array(self._texts)
+    def lines(self) -> pa.Array:
+        """The canonical texts, each followed by a newline, as a string array over the
+        builder's buffer (no copy)."""
+        bounds = np.zeros(len(self._ends) + 1, dtype=np.int64)
+        bounds[1:] = self._ends
+        if len(self._data) >= 1 << 31:
+            return pa.array([t + b"\n" for t in self.texts()], pa.large_string())
+        return pa.StringArray.from_buffers(len(self._ends), pa.py_buffer(bounds.astype(np.int32)),
+                                           pa.py_buffer(self._data))
 
     def digests(self) -> list[bytes]:
         return self._digests
@@ -239,7 +252,7 @@ class RowPartBuilder:
         return list(self._plans.values())
 
     def release(self) -> None:
-        self._texts, self._digests = [], []
+        self._data, self._ends, self._digests = bytearray(), [], []
 
     def read_values(self, wanted: dict[str, str]) -> tuple[dict[str, pa.Array], HeldOut | None]:
         """The values of each wanted (attribute -> tag), read from the texts in C++; if the
@@ -255,21 +268,21 @@ class RowPartBuilder:
                 for name in wanted}, None
 
     def _read_json(self, schema: pa.Schema) -> pa.Table:
-        n = len(self._texts)
+        n = len(self._ends)
         if not n or not len(schema):
             return pa.table({f.name: pa.array([None] * n, f.type) for f in schema},
                             schema=schema)
-        data = b"\n".join(self._texts)
+        data = self._data
         block = max(2 * self._longest + 2, min(len(data) + 1, 1 << 23))
         return pj.read_json(
-            pa.BufferReader(data),
+            pa.BufferReader(pa.py_buffer(data)),
             read_options=pj.ReadOptions(block_size=block, use_threads=len(data) > block),
             parse_options=pj.ParseOptions(explicit_schema=schema,
                                           unexpected_field_behavior="ignore"))
 
     def _python_values(self, wanted: dict[str, str]
                        ) -> tuple[dict[str, pa.Array], HeldOut]:
-        items = [orjson.loads(t) for t in self._texts]
+        items = [orjson.loads(t) for t in self.texts()]
         values: dict[str, pa.Array] = {}
         held: HeldOut = []
         for name, tag in wanted.items():

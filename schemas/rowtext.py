@@ -22,7 +22,6 @@ a non-empty object, or naming an attribute that a cell of the row holds).
 
 from __future__ import annotations
 
-import binascii
 from bisect import bisect_left
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -32,6 +31,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.arrowbytes import base64_encode, has_byte, integral_texts, offsets, value_bytes
 from schemas.dynamo_json import WIDE
 from schemas.errors import CorruptDataError
 from schemas.table_schema import REST, TableSchema
@@ -72,16 +72,6 @@ def _fill(length: int, rows: list[int], values: list[Any]) -> pa.Array:
     return pa.array(full, pa.string())
 
 
-def _value_bytes(strings: pa.Array) -> memoryview:
-    """The UTF-8 bytes of all of a string array's values, back to back."""
-    _, offsets, data = strings.buffers()
-    width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
-    bounds = np.frombuffer(offsets, dtype=width)[strings.offset:strings.offset + len(strings) + 1]
-    if data is None:
-        return memoryview(b"")
-    return memoryview(data)[int(bounds[0]):int(bounds[-1])]
-
-
 def _needs_escape(strings: pa.Array) -> pa.Array | None:
     """Per string: whether JSON needs an escape in it; None when no string does (a scan of
     the values' bytes with numpy, the common case: in UTF-8 a byte below 0x80 is always the
@@ -89,47 +79,40 @@ def _needs_escape(strings: pa.Array) -> pa.Array | None:
     no character is)."""
     if not len(strings):
         return None
-    data = np.frombuffer(_value_bytes(strings), dtype=np.uint8)
+    data = value_bytes(strings)
     if not len(data) or (data.min() >= 0x20 and not (data == 0x22).any()
                          and not (data == 0x5C).any()):
         return None
     return pc.fill_null(pc.match_substring_regex(strings, _NEEDS_ESCAPE), False)
 
 
-def json_strings(strings: pa.Array, before: str = "", after: str = "") -> pa.Array:
-    """Each string as a JSON string literal (escaped exactly as orjson escapes it), between
-    ``before`` and ``after``."""
+def string_texts(strings: pa.Array) -> pa.Array:
+    """Each string's JSON text without its quotes (escaped exactly as orjson escapes it)."""
     strings = strings.cast(pa.string())
-    plain = _cat(before + '"', strings, '"' + after)
     needs = _needs_escape(strings)
     if needs is None:
-        return plain
+        return strings
     rows = pc.indices_nonzero(needs)
-    escaped = [before + orjson.dumps(s).decode("utf-8") + after
-               for s in pc.take(strings, rows).to_pylist()]
-    return pc.if_else(needs, _fill(len(strings), rows.to_pylist(), escaped), plain)
+    escaped = [orjson.dumps(s).decode("utf-8")[1:-1] for s in pc.take(strings, rows).to_pylist()]
+    return pc.if_else(needs, _fill(len(strings), rows.to_pylist(), escaped), strings)
 
 
-def base64_strings(values: pa.Array, before: str = "", after: str = "") -> pa.Array:
-    """Each binary value as a JSON string of its standard base64 (DynamoDB's wire form)."""
-    encode = binascii.b2a_base64
-    return pa.array([None if v is None else
-                     f'{before}"{encode(v, newline=False).decode("ascii")}"{after}'
-                     for v in values.to_pylist()], pa.string())
-
-
-def render_numbers(numbers: pa.Array, before: str = "", after: str = "") -> pa.Array:
-    """Each decimal as a JSON string of its canonical text (``3.25``, ``20``, ``-0.5``)."""
+def number_texts(numbers: pa.Array) -> pa.Array:
+    """Each decimal's canonical text (``3.25``, ``20``, ``-0.5``)."""
+    integral = integral_texts(numbers)
+    if integral is not None:
+        return integral
     texts = pc.cast(numbers, pa.string())
-    if numbers.type.scale > 0:  # every text has a point: strip the zeros after it
-        trimmed = pc.utf8_rtrim(pc.utf8_rtrim(texts, characters="0"), characters=".")
+    if numbers.type.scale <= 0:
+        return texts
+    # Every text has a point: strip the zeros after it.
+    trimmed = pc.utf8_rtrim(pc.utf8_rtrim(texts, characters="0"), characters=".")
+    if has_byte(texts, ord("E")):  # Arrow writes |x| < 1E-6 with an exponent
         sci = pc.fill_null(pc.match_substring(texts, "E"), False)
-        if pc.any(sci).as_py():  # Arrow writes |x| < 1E-6 with an exponent
-            rows = pc.indices_nonzero(sci)
-            plain = [_plain(v) for v in pc.take(numbers, rows).to_pylist()]
-            trimmed = pc.if_else(sci, _fill(len(texts), rows.to_pylist(), plain), trimmed)
-        texts = trimmed
-    return _cat(before + '"', texts, '"' + after)
+        rows = pc.indices_nonzero(sci)
+        plain = [_plain(v) for v in pc.take(numbers, rows).to_pylist()]
+        trimmed = pc.if_else(sci, _fill(len(texts), rows.to_pylist(), plain), trimmed)
+    return trimmed
 
 
 def _plain(value: Decimal) -> str:
@@ -138,35 +121,50 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize(WIDE), "f")
 
 
+def _quoted(texts: pa.Array) -> pa.Array:
+    return _cat('"', texts, '"')
+
+
 def _members(lists: pa.Array, render: Any) -> pa.Array:
-    """``render`` applied to every member of a list array, joined with commas per list."""
+    """``render`` applied to every member of a list array, each quoted, joined with commas
+    per list."""
     offsets = lists.offsets
     start, end = offsets[0].as_py(), offsets[-1].as_py()
-    members = render(lists.values.slice(start, end - start))
+    members = _quoted(render(lists.values.slice(start, end - start)))
     rebased = pc.subtract(offsets, start)
     rebuilt = pa.ListArray.from_arrays(rebased, members, mask=lists.is_null())
     return pc.binary_join(rebuilt, ",")
 
 
+Piece: TypeAlias = tuple[str, pa.Array, str]
+
+
+def value_piece(kind: str, cells: pa.Array) -> Piece:
+    """The DynamoDB JSON of each cell of a column of ``kind`` as (text before, per-cell
+    text, text after); the per-cell text is null where the cell is."""
+    if kind == "json":
+        return "", cells.cast(pa.string()), ""
+    if kind == "S":
+        return '{"S":"', string_texts(cells), '"}'
+    if kind == "N":
+        return '{"N":"', number_texts(cells), '"}'
+    if kind == "B":
+        return '{"B":"', base64_encode(cells), '"}'
+    if kind == "BOOL":
+        return '{"BOOL":', pc.if_else(cells, "true", "false"), "}"
+    render = {"SS": string_texts, "NS": number_texts, "BS": base64_encode}[kind]
+    return '{"' + kind + '":[', _members(cells, render), "]}"
+
+
 def value_json(kind: str, cells: pa.Array, before: str = "") -> pa.Array:
     """``before`` and the DynamoDB JSON of each non-null cell of a column of ``kind`` (null
     stays null)."""
-    if kind == "json":
-        return _cat(before, cells.cast(pa.string()))
-    if kind == "S":
-        return json_strings(cells, before + '{"S":', "}")
-    if kind == "N":
-        return render_numbers(cells, before + '{"N":', "}")
-    if kind == "B":
-        return base64_strings(cells, before + '{"B":', "}")
-    if kind == "BOOL":
-        return pc.if_else(cells, before + '{"BOOL":true}', before + '{"BOOL":false}')
-    render = {"SS": json_strings, "NS": render_numbers, "BS": base64_strings}[kind]
-    return _cat(before + "{" + f'"{kind}"' + ":[", _members(cells, render), "]}")
+    head, texts, tail = value_piece(kind, cells)
+    return _cat(before + head, texts, tail)
 
 
-def _fragments(data: _Columns, schema: TableSchema) -> list[tuple[str, pa.Array]]:
-    """(attribute name, ``,"name":value`` fragments) of every column (keys included), by
+def _fragments(data: _Columns, schema: TableSchema) -> list[tuple[str, Piece]]:
+    """(attribute name, piece of ``,"name":value``) of every column (keys included), by
     attribute name. An N key is exact text in its column (kind ``key-N``)."""
     columns = [(name, f"key-{key_type}", column)
                for column, name, key_type in schema.key_columns()]
@@ -176,31 +174,79 @@ def _fragments(data: _Columns, schema: TableSchema) -> list[tuple[str, pa.Array]
     for name, kind, column in sorted(columns):
         before = "," + orjson.dumps(name).decode("utf-8") + ":"
         values = _column(data, column)
+        head, texts, tail = (value_piece("S", values) if kind == "key-N" else
+                             value_piece(kind.removeprefix("key-"), values))
         if kind == "key-N":
-            out.append((name, json_strings(values, before + '{"N":', "}")))
-        else:
-            out.append((name, value_json(kind.removeprefix("key-"), values, before)))
+            head = '{"N":"'
+        out.append((name, (before + head, texts, tail)))
     return out
 
 
 def canonical_texts(data: _Columns, schema: TableSchema) -> pa.Array:
     """The canonical text of every row's item (a string array, one per row)."""
+    return joined_texts(data, schema, "")
+
+
+def joined_texts(data: _Columns, schema: TableSchema, end: str) -> pa.Array:
+    """Each row's canonical text followed by ``end`` (the writer's proof compares the texts
+    with a newline after each, as its buffer holds them)."""
     named = _fragments(data, schema)
     if not named:
         raise CorruptDataError("a format 2 part has no key columns")
     pieces = _with_rest(data, schema, named)
-    joined = pc.binary_join_element_wise(*pieces, "}", "", null_handling="replace",
-                                         null_replacement="")
+    joined = pc.binary_join_element_wise(*_merged(pieces), "}" + end, "",
+                                         null_handling="replace", null_replacement="")
     # The first fragment's comma becomes the opening brace; a row with no fragment at all
     # (no key: never written by ddblake) is the empty object.
+    opened = _open_brace(joined, 1 + len(end))
+    if opened is not None:
+        return opened
     texts = pc.replace_substring(joined, ",", "{", max_replacements=1)
-    if pc.any(pc.equal(texts, "}")).as_py():
-        texts = pc.if_else(pc.equal(texts, "}"), "{}", texts)
+    bare = pc.equal(texts, "}" + end)
+    if pc.any(bare).as_py():
+        texts = pc.if_else(bare, "{}" + end, texts)
     return texts
 
 
+def _merged(pieces: list[Piece | pa.Array]) -> list[pa.Array | str]:
+    """Arguments of one element-wise join: a piece whose cells are never null goes in as
+    its three parts (no array of its own is built), literal texts next to each other as
+    one; a piece with nulls (and a ``_rest`` gap array) as one array, null where null."""
+    out: list[pa.Array | str] = []
+    for piece in pieces:
+        if isinstance(piece, tuple):
+            head, texts, tail = piece
+            parts: list[pa.Array | str] = ([head, texts, tail] if texts.null_count == 0
+                                           else [_cat(head, texts, tail)])
+        else:
+            parts = [piece]
+        for part in parts:
+            if isinstance(part, str) and out and isinstance(out[-1], str):
+                out[-1] += part
+            elif not isinstance(part, str) or part:
+                out.append(part)
+    return out
+
+
+def _open_brace(joined: pa.Array, shortest: int) -> pa.Array | None:
+    """The joined texts with each one's first byte (a comma) made ``{``, in one copy of
+    the bytes; None when a row has no fragment (or the texts are not a plain string array)."""
+    if joined.type != pa.string() or not len(joined):
+        return None
+    bounds = offsets(joined)
+    starts = bounds[:-1] - bounds[0]
+    if (np.diff(bounds) <= shortest).any():
+        return None
+    text = value_bytes(joined).copy()
+    if not (text[starts] == ord(",")).all():
+        return None
+    text[starts] = ord("{")
+    return pa.StringArray.from_buffers(len(joined), pa.py_buffer((bounds - bounds[0]).astype(
+        np.int32)), pa.py_buffer(text))
+
+
 def _with_rest(data: _Columns, schema: TableSchema,
-               named: list[tuple[str, pa.Array]]) -> list[pa.Array]:
+               named: list[tuple[str, Piece]]) -> list[Piece | pa.Array]:
     """The columns' fragments with the attributes of ``_rest`` put between them in name
     order: per *gap* between two consecutive column names, one array holding each row's
     ``_rest`` attributes that sort into that gap (their ``,"name":value`` fragments, each
@@ -222,7 +268,7 @@ def _with_rest(data: _Columns, schema: TableSchema,
                 held[0].append(row)
                 held[1].append(fragment)
     _check_disjoint(data, schema, taken)
-    pieces: list[pa.Array] = []
+    pieces: list[Piece | pa.Array] = []
     for gap in range(len(named) + 1):
         if gap in gaps:
             pieces.append(_fill(len(rest), *gaps[gap]))
@@ -258,5 +304,5 @@ def _check_disjoint(data: _Columns, schema: TableSchema, taken: dict[str, list[i
                                    "holds too", hint="run `ddblake verify --deep`")
 
 
-__all__ = ["base64_strings", "canonical_texts", "json_strings", "number_pattern",
-           "render_numbers", "value_json"]
+__all__ = ["canonical_texts", "joined_texts", "number_pattern", "number_texts", "string_texts",
+           "value_json", "value_piece"]

@@ -125,18 +125,17 @@ def test_a_row_that_fails_its_proof_is_stored_whole(monkeypatch: pytest.MonkeyPa
     batch = [{"pk": {"S": f"k{i}"}, "price": {"N": f"{i}.5"}, "s": {"S": "v"}}
              for i in range(5)] + [{"pk": {"S": "plain"}, "s": {"S": "v"}}]
     schema = schema_for(batch)
-    wrong = rowtext.render_numbers
+    wrong = rowtext.number_texts
 
-    def off_by_one(numbers: pa.Array, before: str = "", after: str = "") -> pa.Array:
-        texts = wrong(numbers, before, after)
-        return pc.replace_substring(texts, ".5", ".6")
+    def off_by_one(numbers: pa.Array) -> pa.Array:
+        return pc.replace_substring(wrong(numbers), ".5", ".6")
 
-    monkeypatch.setattr(rowtext, "render_numbers", off_by_one)
+    monkeypatch.setattr(rowtext, "number_texts", off_by_one)
     part = encode(batch, schema)
     assert part.whole_rows == 5
     assert part.table.column("price").null_count == 6
     assert part.table.column(REST).null_count == 1
-    monkeypatch.setattr(rowtext, "render_numbers", wrong)
+    monkeypatch.setattr(rowtext, "number_texts", wrong)
     assert sorted(decode_texts(part.table, schema)) == canonical(batch)
 
 
