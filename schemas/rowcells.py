@@ -99,16 +99,19 @@ def cells_for(kind: str, values: pa.Array, scale: int) -> tuple[pa.Array, HeldOu
     return values, []
 
 
-def python_values(items: list[dict[str, Any]], name: str, tag: str) -> tuple[pa.Array, HeldOut]:
+def python_values(items: list[dict[str, Any]], name: str, tag: str, *, other_tags: bool = False
+                  ) -> tuple[pa.Array, HeldOut]:
     """The reader's values of ``name``'s ``tag``, made in Python when the JSON reader refused
-    the part (a value of the wrong JSON type, e.g. ``{"S": 5}``): such values are held out."""
+    the part (a value of the wrong JSON type, e.g. ``{"S": 5}``): such values are held out,
+    and with ``other_tags`` so is a value with another tag than ``tag``."""
     values: list[Any] = []
     held: HeldOut = []
     read_type = READ_TYPES[tag]
     for row, item in enumerate(items):
         av = item.get(name)
         value = av.get(tag) if isinstance(av, dict) and len(av) == 1 else None
-        if value is not None and not _fits(value, tag):
+        if value is not None and not _fits(value, tag) or (
+                other_tags and value is None and name in item):
             held.append((row, av))  # type: ignore[arg-type]
             value = None
         values.append(value)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -51,29 +50,28 @@ from schemas.table_schema import HASH, REST, AttributeStats, TableSchema
 
 _SORT = orjson.OPT_SORT_KEYS
 _SETS = frozenset({"SS", "NS", "BS"})
-_CONTAINERS = frozenset({"M", "L"})
 _SET_MARKER = b'S":['  # only a set tag is followed by an array
 _TAGS = frozenset({"S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS", "M", "L"})
 
 
 @dataclass
 class _Plan:
-    """Where the attributes of every item with one shape (names and tags) go."""
+    """Where the attributes of every item with one set of attribute names go. Type tags are
+    not looked at per item: a typed column's reader finds the values whose tag is not the
+    column's (:meth:`RowPartBuilder.read_values`), and those go to ``_rest``."""
 
-    sets: tuple[tuple[str, str], ...]
-    nested: bool
-    typed: tuple[tuple[str, str], ...]  # (attribute, tag) read into its typed column
+    sets: tuple[tuple[str, str], ...]  # (attribute, set tag) of set columns: sorted in add
+    typed: tuple[tuple[str, str], ...]  # (attribute, column kind) read into a typed column
     json: tuple[str, ...]
-    rest: tuple[str, ...]
-    new: tuple[tuple[str, str], ...]  # (attribute, tag) with no column: for the stats
-    regular: bool = True
+    rest: tuple[str, ...]  # no column: kept in _rest, their tags counted for the stats
     count: int = 0
+    tags: dict[tuple[str, str], int] = field(default_factory=dict)  # (rest name, tag) -> rows
     json_cells: tuple[tuple[str, list[int], list[Any]], ...] = ()  # the lists to append to
 
     @property
     def placed(self) -> bool:
-        """Whether ``add`` sets anything aside for items of this shape."""
-        return bool(self.json or self.rest or not self.regular)
+        """Whether ``add`` sets anything aside for items with these names."""
+        return bool(self.json or self.rest)
 
 
 @dataclass
@@ -96,7 +94,6 @@ class _Placed:
 
     json: dict[str, _JsonCells] = field(default_factory=dict)
     rest: dict[int, dict[str, Any]] = field(default_factory=dict)
-    whole: list[int] = field(default_factory=list)
 
 
 class RowPartBuilder:
@@ -110,7 +107,7 @@ class RowPartBuilder:
         self._ends: list[int] = []
         self._digests: list[bytes] = []
         self._pending = 0  # rows whose json cell values are not serialized yet
-        self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _Plan] = {}
+        self._plans: dict[tuple[str, ...], _Plan] = {}
         self._placed = _Placed()
         self._longest = 0
         self.item_bytes = 0
@@ -124,20 +121,17 @@ class RowPartBuilder:
 
     def add(self, item: Item) -> None:
         names = tuple(item)
-        tags = tuple(chain.from_iterable(item.values()))
-        plan = self._plans.get((names, tags)) or self._plan(names, tags)
+        plan = self._plans.get(names) or self._plan(names)
         plan.count += 1
-        if not plan.regular:
-            canonicalize(item)
         for name, tag in plan.sets:
             av = item[name]
-            if tag not in av:  # tags do not pair with names: not DynamoDB JSON
+            if not isinstance(av, dict) or tag not in av:  # another type: sort every set
                 canonicalize(item)
                 break
             av[tag] = sort_set(tag, av[tag])
         text = orjson.dumps(item, option=_SORT)
-        if plan.nested and text.count(_SET_MARKER) > len(plan.sets):
-            text = canonical_bytes(item)  # sets inside maps or lists
+        if text.count(_SET_MARKER) > len(plan.sets):
+            text = canonical_bytes(item)  # sets not sorted above: nested, or another type
         if plan.placed:
             self._place(item, len(self._ends), plan)
         data = self._data
@@ -165,46 +159,40 @@ class RowPartBuilder:
         if plan.json_cells:
             self._pending += 1
         if plan.rest:
-            self._placed.rest[row] = {name: item[name] for name in plan.rest}
-        if not plan.regular:
-            self._placed.whole.append(row)
+            rest = {name: item[name] for name in plan.rest}
+            self._placed.rest[row] = rest
+            for name, av in rest.items():
+                tag = next(iter(av)) if isinstance(av, dict) and len(av) == 1 else None
+                if tag in _TAGS:
+                    plan.tags[name, tag] = plan.tags.get((name, tag), 0) + 1
 
-    def _plan(self, names: tuple[str, ...], tags: tuple[str, ...]) -> _Plan:
+    def _plan(self, names: tuple[str, ...]) -> _Plan:
         keys = set(self.schema.keys.names)
-        if len(names) != len(tags):  # a value with no tag or several: store it whole
-            plan = _Plan((), False, (), (), tuple(n for n in names if n not in keys), (),
-                         regular=False)
-        else:
-            typed, json, rest, new = [], [], [], []
-            for name, tag in zip(names, tags, strict=True):
-                column = self.schema.by_name.get(name)
-                if name in keys:
-                    continue
-                if column is None:
-                    rest.append(name)
-                    new.append((name, tag))
-                elif column.kind == "json":
-                    json.append(name)
-                elif column.kind == tag:
-                    typed.append((name, tag))
-                else:
-                    rest.append(name)
-            sets = tuple((n, t) for n, t in zip(names, tags, strict=True) if t in _SETS)
-            plan = _Plan(sets, not _CONTAINERS.isdisjoint(tags), tuple(typed), tuple(json),
-                         tuple(rest), tuple(new), regular=_TAGS.issuperset(tags))
-            if not plan.regular:
-                plan.rest = tuple(n for n in names if n not in keys)
+        sets, typed, json, rest = [], [], [], []
+        for name in names:
+            column = self.schema.by_name.get(name)
+            if name in keys:
+                continue
+            if column is None:
+                rest.append(name)
+            elif column.kind == "json":
+                json.append(name)
+            else:
+                typed.append((name, column.kind))
+                if column.kind in _SETS:
+                    sets.append((name, column.kind))
+        plan = _Plan(tuple(sets), tuple(typed), tuple(json), tuple(rest))
         cells = [(name, self._placed.json.setdefault(name, _JsonCells())) for name in plan.json]
         plan.json_cells = tuple((name, c.rows, c.pending) for name, c in cells)
-        self._plans[(names, tags)] = plan
+        self._plans[names] = plan
         return plan
 
     def stats(self) -> AttributeStats:
         """Rows and tags of the attributes that have no column in the builder's schema."""
         stats = AttributeStats()
         for plan in self._plans.values():
-            for name, tag in plan.new:
-                stats.add(name, tag, plan.count)
+            for (name, tag), rows in plan.tags.items():
+                stats.add(name, tag, rows)
         return stats
 
     def retarget(self, schema: TableSchema) -> None:
@@ -215,8 +203,7 @@ class RowPartBuilder:
         self._placed = _Placed()
         for row, text in enumerate(self.texts()):
             item = orjson.loads(text)
-            plan = self._plans.get((tuple(item), tuple(chain.from_iterable(item.values()))))
-            plan = plan or self._plan(tuple(item), tuple(chain.from_iterable(item.values())))
+            plan = self._plans.get(tuple(item)) or self._plan(tuple(item))
             plan.count += 1
             self._place(item, row, plan)
         self._serialize()
@@ -254,18 +241,33 @@ class RowPartBuilder:
     def release(self) -> None:
         self._data, self._ends, self._digests = bytearray(), [], []
 
-    def read_values(self, wanted: dict[str, str]) -> tuple[dict[str, pa.Array], HeldOut | None]:
-        """The values of each wanted (attribute -> tag), read from the texts in C++; if the
-        reader refuses (a value of the wrong JSON type), read in Python, wrong values held
-        out (returned per attribute in the second item as (row, {name: value}))."""
+    def read_values(self, wanted: dict[str, str], keys: frozenset[str] = frozenset()
+                    ) -> tuple[dict[str, pa.Array], HeldOut]:
+        """The values of each wanted (attribute -> tag), read from the texts in C++, and
+        the values held out as (row, {name: value}): an attribute (not a key) present
+        with another tag than its column's. If the reader refuses (a value of the wrong JSON
+        type), the values are read in Python, wrong ones held out too."""
         fields = [pa.field(name, pa.struct([(tag, READ_TYPES[tag])]))
                   for name, tag in sorted(wanted.items())]
         try:
             table = self._read_json(pa.schema(fields))
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            return self._python_values(wanted)
-        return {name: pc.struct_field(table.column(name).combine_chunks(), [0])
-                for name in wanted}, None
+            return self._python_values(wanted, keys)
+        values: dict[str, pa.Array] = {}
+        held: HeldOut = []
+        for name in wanted:
+            present = table.column(name).combine_chunks()
+            values[name] = pc.struct_field(present, [0])
+            if name not in keys and values[name].null_count > present.null_count:
+                other = pc.and_(present.is_valid(), values[name].is_null())
+                held += [(row, {name: orjson.loads(self.text(row))[name]})
+                         for row in pc.indices_nonzero(other).to_pylist()]
+        return values, held
+
+    def text(self, row: int) -> bytes:
+        """One row's canonical text."""
+        start = self._ends[row - 1] if row else 0
+        return bytes(self._data[start:self._ends[row] - 1])
 
     def _read_json(self, schema: pa.Schema) -> pa.Table:
         n = len(self._ends)
@@ -280,13 +282,13 @@ class RowPartBuilder:
             parse_options=pj.ParseOptions(explicit_schema=schema,
                                           unexpected_field_behavior="ignore"))
 
-    def _python_values(self, wanted: dict[str, str]
+    def _python_values(self, wanted: dict[str, str], keys: frozenset[str]
                        ) -> tuple[dict[str, pa.Array], HeldOut]:
         items = [orjson.loads(t) for t in self.texts()]
         values: dict[str, pa.Array] = {}
         held: HeldOut = []
         for name, tag in wanted.items():
-            values[name], out = python_values(items, name, tag)
+            values[name], out = python_values(items, name, tag, other_tags=name not in keys)
             held += [(row, {name: av}) for row, av in out]
         return values, held
 

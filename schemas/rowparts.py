@@ -182,8 +182,9 @@ class _Cells:
         schema, placed = self.schema, builder.placed()
         wanted = {name: tag for plan in builder.plans() for name, tag in plan.typed}
         wanted.update({name: key_type for _, name, key_type in schema.key_columns()})
-        values, held = builder.read_values(wanted)
-        for row, attrs in held or []:
+        keys = frozenset(name for _, name, _ in schema.key_columns())
+        values, held = builder.read_values(wanted, keys)
+        for row, attrs in held:
             for name, av in attrs.items():
                 self.hold_out(name, [(row, av)])
         for column, name, key_type in schema.key_columns():
@@ -238,9 +239,6 @@ class _Cells:
 def assemble(builder: RowPartBuilder) -> EncodedRows:
     cells = _Cells(builder)
     cells.fill(builder)
-    whole = list(builder.placed().whole)
-    if whole:
-        cells.make_whole(whole, builder.texts())
     hashes = hash_column(builder.digests())
     expected = builder.lines()
     table = cells.table(hashes)
@@ -261,7 +259,7 @@ def assemble(builder: RowPartBuilder) -> EncodedRows:
         table = table.take(ranked)
     return EncodedRows(table, table.num_rows, item_bytes, digest, _key_at(table, builder, 0),
                        _key_at(table, builder, table.num_rows - 1), builder.schema.schema_id,
-                       stats, len(set(whole) | set(unproven)), dict(cells.held_out))
+                       stats, len(unproven), dict(cells.held_out))
 
 
 def _key_value(value: Any, key_type: str) -> dict[str, Any] | None:
