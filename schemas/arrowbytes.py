@@ -66,10 +66,18 @@ def has_byte(array: pa.Array, *wanted: int) -> bool:
 
 def gather(array: pa.Array, sizes: np.ndarray, padded: np.ndarray) -> np.ndarray:
     """The values' bytes (``sizes`` of each, from its start) copied into slots of ``padded``
-    bytes each, back to back, zero-filled."""
-    starts = offsets(array)[:-1]
-    out = np.zeros(int(padded.sum()), dtype=np.uint8)
+    bytes each, back to back, zero-filled (``padded`` is 0 where ``sizes`` is)."""
+    bounds = offsets(array)
     total = int(sizes.sum())
+    filled = sizes > 0
+    if total and (np.diff(bounds) == sizes).all():  # back to back: no gap, no null bytes
+        width, slot = sizes[filled], padded[filled]
+        if (width == width[0]).all() and (slot == slot[0]).all():  # one size: a reshape
+            out = np.zeros((len(width), int(slot[0])), dtype=np.uint8)
+            out[:, :width[0]] = data(array)[bounds[0]:bounds[0] + total].reshape(-1, width[0])
+            return out.reshape(-1)
+    starts = bounds[:-1]
+    out = np.zeros(int(padded.sum()), dtype=np.uint8)
     if not total:
         return out
     owner = np.repeat(np.arange(len(sizes)), sizes)

@@ -99,7 +99,7 @@ class _Placed:
 class RowPartBuilder:
     """Accumulates wire-form items for one format 2 part (takes ownership of each item)."""
 
-    BATCH = 256  # json cell values serialized per orjson call
+    BATCH = 1024  # json cell values serialized per orjson call
 
     def __init__(self, schema: TableSchema) -> None:
         self.schema = schema
