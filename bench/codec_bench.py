@@ -82,37 +82,35 @@ def timed(fn: Callable[[], Any], count: int) -> float:
     return 1e6 * elapsed / count
 
 
-def encode_parts(parts: list[list[bytes]], make: Callable[[], Any]) -> tuple[float, list[Any]]:
-    """CPU µs/item to add every item of every part and build the parts (copies untimed)."""
-    total, n, built = 0.0, 0, []
-    for part in parts:
-        items = fresh(part)
-        builder = make()
-        gc.collect()
-        gc.disable()
-        start = time.process_time()
-        builder.add_all(items)
-        built.append(builder.build())
-        total += time.process_time() - start
-        gc.enable()
-        n += len(part)
-    return 1e6 * total / n, built
-
-
-def decode_parts(built: list[Any], decode: Callable[[Any], Any], n: int) -> float:
+def encode_part(part: list[bytes], make: Callable[[], Any]) -> tuple[float, Any]:
+    """CPU seconds to add every item of one part and build it (the copies untimed)."""
+    items = fresh(part)
+    builder = make()
     gc.collect()
     gc.disable()
     start = time.process_time()
-    for part in built:
-        decode(part)
+    builder.add_all(items)
+    built = builder.build()
     elapsed = time.process_time() - start
     gc.enable()
-    return 1e6 * elapsed / n
+    return elapsed, built
+
+
+def decode_part(built: Any, decode: Callable[[Any], Any]) -> float:
+    gc.collect()
+    gc.disable()
+    start = time.process_time()
+    decode(built)
+    elapsed = time.process_time() - start
+    gc.enable()
+    return elapsed
 
 
 def formats(name: str, items: list[dict[str, Any]], keys: KeySchema, runs: int,
             part_bytes: int) -> dict[str, Any]:
-    """Format 1 vs format 2 encode and decode µs/item, same items, alternating order."""
+    """Format 1 vs format 2 encode and decode µs/item, same items. The formats alternate
+    part by part (which goes first alternates too), so a slower minute of a shared machine
+    weighs on both; a run's ratio is of its two totals."""
     parts = cut_parts(items, part_bytes)
     schema = first_schema(name, parts, keys)
     n = sum(len(p) for p in parts)
@@ -121,19 +119,23 @@ def formats(name: str, items: list[dict[str, Any]], keys: KeySchema, runs: int,
     figures: dict[str, list[float]] = {f"{k} {step}": [] for k in cases
                                        for step in ("encode", "decode")}
     for run in range(runs + 1):  # run 0 warms every path; not reported
-        order = list(cases.items())
-        for label, (make, decode) in order if run % 2 else order[::-1]:
-            encode_us, built = encode_parts(parts, make)
-            decode_us = decode_parts(built, decode, n)
-            if run:
-                figures[f"{label} encode"].append(encode_us)
-                figures[f"{label} decode"].append(decode_us)
+        seconds = dict.fromkeys(figures, 0.0)
+        for index, part in enumerate(parts):
+            order = list(cases.items())
+            for label, (make, decode) in order if (run + index) % 2 else order[::-1]:
+                encoded, built = encode_part(part, make)
+                seconds[f"{label} encode"] += encoded
+                seconds[f"{label} decode"] += decode_part(built, decode)
+        if run:
+            for key, value in seconds.items():
+                figures[key].append(1e6 * value / n)
     ratio = [b / a for a, b in zip(figures["format1 encode"], figures["format2 encode"],
                                    strict=True)]
     return {"items": n, "parts": len(parts),
             "us_per_item_median": {k: round(statistics.median(v), 1) for k, v in figures.items()},
             "us_per_item_min": {k: round(min(v), 1) for k, v in figures.items()},
             "us_per_item_runs": {k: [round(x, 1) for x in v] for k, v in figures.items()},
+            "format2_over_format1_encode_runs": [round(r, 3) for r in ratio],
             "format2_over_format1_encode_median": round(statistics.median(ratio), 3)}
 
 

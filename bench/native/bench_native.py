@@ -9,6 +9,9 @@ with each method, each in a fresh subprocess (so peak RSS is the method's own):
 * ``ddblake``: ``import_export`` with 2 worker processes (verified MD5/counts, canonical
   spine + sha256 + typed columns, manifest commit);
 * ``ddblake-1proc``: the same in one process;
+* ``ddblake-1proc-format1``: the same in one process, writing lake format 1 (the encoder
+  before format 2: compare items/CPU-s with ``ddblake-1proc`` run alternately, e.g.
+  ``--methods ddblake-1proc-format1,ddblake-1proc,ddblake-1proc-format1,ddblake-1proc``);
 * ``naive``: ``json.loads`` + boto3 ``TypeDeserializer`` + pandas ``to_parquet`` per file,
   one process (sets turned into sorted lists, else pyarrow refuses them);
 * ``duckdb``: ``read_ndjson`` of the listed files -> ``COPY ... TO parquet`` (2 threads);
@@ -77,7 +80,7 @@ def listed_files(data: Path, export_dir: str) -> list[Path]:
     return [data / "bucket" / json.loads(line)["dataFileS3Key"] for line in lines if line]
 
 
-def run_ddblake(data: Path, export_dir: str, out: Path, workers: int) -> int:
+def run_ddblake(data: Path, export_dir: str, out: Path, workers: int, lake_format: int) -> int:
     from exporter.import_export import import_export
     from exporter.native import ConvertConfig
     from lake.fileio import LocalFileIO
@@ -85,7 +88,7 @@ def run_ddblake(data: Path, export_dir: str, out: Path, workers: int) -> int:
 
     keys = KeySchema(KeyAttribute("pk", "S"), KeyAttribute("sk", "S"))
     result = import_export(str(data / "bucket" / export_dir), LocalFileIO(out), keys=keys,
-                           config=ConvertConfig(workers=workers))
+                           config=ConvertConfig(workers=workers, lake_format=lake_format))
     return result.items
 
 
@@ -183,7 +186,8 @@ def one(method: str, data: Path, export_dir: str) -> dict[str, object]:
     cpu_before = _cpu_seconds()  # the tree's CPU is measured outside; this is subtracted
     started = time.perf_counter()
     if method.startswith("ddblake"):
-        items = run_ddblake(data, export_dir, out, 1 if method.endswith("1proc") else 2)
+        items = run_ddblake(data, export_dir, out, 1 if "-1proc" in method else 2,
+                            1 if method.endswith("-format1") else 2)
     elif method == "naive":
         items = run_naive(files, out)
     elif method == "duckdb":
@@ -221,6 +225,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--data", type=Path, default=Path("/tmp/ddblake-bench-native"))
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "native" / "results.json")
     parser.add_argument("--run", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
@@ -242,7 +247,7 @@ def main() -> None:
         results["runs"].append(run)  # type: ignore[attr-defined]
         print(json.dumps(run), flush=True)
     results["load_after"] = os.getloadavg()
-    (ROOT / "bench" / "native" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    args.results.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
