@@ -25,7 +25,17 @@ from exporter.export_reader import (
     local_copy,
     verify_md5,
 )
-from exporter.parts import Builder, PartsDone, add_to, build_part, new_builder, record, unit_schema
+from exporter.parts import (
+    SAMPLE_ITEMS,
+    Builder,
+    PartsDone,
+    add_to,
+    build_part,
+    new_builder,
+    record,
+    settle_schema,
+    unit_schema,
+)
 from lake import layout
 from lake.fileio import FileIO, load_file_io
 from lake.progress import NullListener, ProgressListener
@@ -138,6 +148,8 @@ def convert_file(source: FileIO, lake: FileIO, task: FileTask) -> FileResult:
         names = task.keys.names
         for number, line in enumerate(iter_lines(path, uri), 1):
             builder.add(_item_of(line, uri, number, names))
+            if len(builder) == SAMPLE_ITEMS:
+                settle_schema(lake, writer, builder)
             if builder.item_bytes >= limit:
                 _flush(lake, writer, builder, task, result)
                 builder = new_builder(fmt, task.table, task.keys, writer.schema)
