@@ -73,9 +73,9 @@ def gather(array: pa.Array, sizes: np.ndarray, padded: np.ndarray) -> np.ndarray
     if total and (np.diff(bounds) == sizes).all():  # back to back: no gap, no null bytes
         width, slot = sizes[filled], padded[filled]
         if (width == width[0]).all() and (slot == slot[0]).all():  # one size: a reshape
-            out = np.zeros((len(width), int(slot[0])), dtype=np.uint8)
-            out[:, :width[0]] = data(array)[bounds[0]:bounds[0] + total].reshape(-1, width[0])
-            return out.reshape(-1)
+            grid = np.zeros((len(width), int(slot[0])), dtype=np.uint8)
+            grid[:, :width[0]] = data(array)[bounds[0]:bounds[0] + total].reshape(-1, width[0])
+            return grid.reshape(-1)
     starts = bounds[:-1]
     out = np.zeros(int(padded.sum()), dtype=np.uint8)
     if not total:

@@ -110,7 +110,7 @@ def python_values(items: list[dict[str, Any]], name: str, tag: str, *, other_tag
     for row, item in enumerate(items):
         av = item.get(name)
         value = av.get(tag) if isinstance(av, dict) and len(av) == 1 else None
-        if value is not None and not _fits(value, tag) or (
+        if (value is not None and not _fits(value, tag)) or (
                 other_tags and value is None and name in item):
             held.append((row, av))  # type: ignore[arg-type]
             value = None
