@@ -7,7 +7,7 @@ Baselines measured in the same run on the same items, as Scan response pages of 
 Then format 1 against format 2 (``--tables``, same run, same items): bench/scan's ``orders``
 and the users-like table of bench/format2, cut into parts of ``--part-mb`` of canonical JSON
 as the exporter cuts them (format 2 against the schema the first part creates); per part
-``add`` of fresh copies (made untimed) and ``build``; formats alternating which goes first.
+``add`` of fresh copies (made untimed) and ``build``; the formats alternate part by part.
 
 CPU time (``time.process_time``) of this process, GC frozen after setup and disabled around
 the timed regions (as the exporter does). Run from the repository root with
@@ -35,10 +35,10 @@ import orjson
 from botocore.parsers import create_parser
 
 try:  # the checkout on PYTHONPATH; else this script's own
-    from bench.format2.bench_format2 import cut_parts, first_schema, fresh, users_like
+    from bench.format2.bench_format2 import cut_parts, encode_part, first_schema, users_like
 except ModuleNotFoundError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-    from bench.format2.bench_format2 import cut_parts, first_schema, fresh, users_like
+    from bench.format2.bench_format2 import cut_parts, encode_part, first_schema, users_like
 from ddblake.sampledata import orders
 from schemas.codec import PartBuilder, decode_items
 from schemas.keys import KeyAttribute, KeySchema
@@ -80,20 +80,6 @@ def timed(fn: Callable[[], Any], count: int) -> float:
     elapsed = time.process_time() - start
     gc.enable()
     return 1e6 * elapsed / count
-
-
-def encode_part(part: list[bytes], make: Callable[[], Any]) -> tuple[float, Any]:
-    """CPU seconds to add every item of one part and build it (the copies untimed)."""
-    items = fresh(part)
-    builder = make()
-    gc.collect()
-    gc.disable()
-    start = time.process_time()
-    builder.add_all(items)
-    built = builder.build()
-    elapsed = time.process_time() - start
-    gc.enable()
-    return elapsed, built
 
 
 def decode_part(built: Any, decode: Callable[[Any], Any]) -> float:

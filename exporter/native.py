@@ -25,22 +25,12 @@ from exporter.export_reader import (
     local_copy,
     verify_md5,
 )
-from exporter.parts import (
-    SAMPLE_ITEMS,
-    Builder,
-    PartsDone,
-    add_to,
-    build_part,
-    new_builder,
-    record,
-    settle_schema,
-    unit_schema,
-)
+from exporter.parts import Builder, PartsDone, add_to, build_part, new_builder, record, unit_schema
 from lake import layout
 from lake.fileio import FileIO, load_file_io
 from lake.progress import NullListener, ProgressListener
 from lake.table_schemas import latest_schema
-from lake.writers import SnapshotWriter
+from lake.writers import SAMPLE_ITEMS, SnapshotWriter
 from runtime.executor import Kit, make_executor, plan
 from schemas.errors import CorruptDataError, UsageError
 from schemas.keys import KeySchema
@@ -149,19 +139,18 @@ def convert_file(source: FileIO, lake: FileIO, task: FileTask) -> FileResult:
         for number, line in enumerate(iter_lines(path, uri), 1):
             builder.add(_item_of(line, uri, number, names))
             if len(builder) == SAMPLE_ITEMS:
-                settle_schema(lake, writer, builder)
+                writer.settle(builder)
             if builder.item_bytes >= limit:
-                _flush(lake, writer, builder, task, result)
+                _flush(writer, builder, task, result)
                 builder = new_builder(fmt, task.table, task.keys, writer.schema)
         if len(builder):
-            _flush(lake, writer, builder, task, result)
+            _flush(writer, builder, task, result)
     data_file.check_count(uri, result.items)
     return result
 
 
-def _flush(lake: FileIO, writer: SnapshotWriter, builder: Builder, task: FileTask,
-           result: FileResult) -> None:
-    part = build_part(lake, writer, builder)
+def _flush(writer: SnapshotWriter, builder: Builder, task: FileTask, result: FileResult) -> None:
+    part = build_part(writer, builder)
     info = writer.write_part(layout.part_name(task.index, len(result.done.parts)), part)
     record(result.done, info, part)
     result.items += part.rows

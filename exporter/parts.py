@@ -4,7 +4,7 @@ Format 2 (the default): every part of a snapshot is built against one table sche
 starts with the schema the driver read when the export began; for a new table there is none
 yet, so the unit creates schema 1 from the statistics of its first items (or reads it, when
 another unit created it first) and places them against it: after ``SAMPLE_ITEMS`` items, or
-when its first part is built if that part is smaller.
+when its first part is built if that part is smaller (``SnapshotWriter.settle``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from exporter.state import Checkpoint
 from lake.fileio import FileIO
-from lake.table_schemas import first_schema, load_schema
+from lake.table_schemas import load_schema
 from lake.writers import SnapshotWriter
 from schemas.codec import EncodedPart, PartBuilder
 from schemas.keys import KeySchema
@@ -48,27 +48,9 @@ def new_builder(lake_format: int, table: str, keys: KeySchema,
     return RowPartBuilder(schema or empty_schema(table, keys))
 
 
-SAMPLE_ITEMS = 1000  # a new table's schema 1 is made from a unit's first items
-
-
-def settle_schema(io: FileIO, writer: SnapshotWriter, builder: Builder) -> None:
-    """Give a format 2 builder of a new table the table's schema 1 once it holds
-    ``SAMPLE_ITEMS`` items (made from their statistics, or read when another unit made it
-    first), so the rest of the part is placed against real columns: against no schema
-    every attribute would go to ``_rest``, and the items would be placed twice."""
-    if (isinstance(builder, RowPartBuilder) and builder.schema.schema_id == 0
-            and len(builder) >= SAMPLE_ITEMS):
-        builder.retarget(first_schema(io, writer.table, writer.keys, builder.stats()))
-        writer.schema = builder.schema
-
-
-def build_part(io: FileIO, writer: SnapshotWriter, builder: Builder
-               ) -> EncodedPart | EncodedRows:
+def build_part(writer: SnapshotWriter, builder: Builder) -> EncodedPart | EncodedRows:
     """Build the part; a format 2 part of a new table first gets the table's schema 1."""
-    if isinstance(builder, RowPartBuilder):
-        if builder.schema.schema_id == 0:
-            builder.retarget(first_schema(io, writer.table, writer.keys, builder.stats()))
-        writer.schema = builder.schema
+    writer.settle(builder, done=True)
     return builder.build()
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.pages import fetch_page, install_raw_scan, scan_params
-from exporter.parts import Builder, build_part, new_builder, record, settle_schema, unit_schema
+from exporter.parts import Builder, build_part, new_builder, record, unit_schema
 from exporter.state import Checkpoint, load_checkpoint, save_checkpoint
 from lake import layout
 from lake.aws import make_client, make_session
@@ -127,7 +127,7 @@ def _scan(task: SegmentTask, env: SegmentEnv, result: SegmentResult) -> None:
         result.scanned += len(page.items)
         for item in page.items:
             builder.add(item)
-        settle_schema(env.io, writer, builder)
+        writer.settle(builder)
         env.report(len(page.items), page.body_bytes)
         start = page.last_key
         if start is None or builder.item_bytes >= task.target_part_bytes:
@@ -141,7 +141,7 @@ def _scan(task: SegmentTask, env: SegmentEnv, result: SegmentResult) -> None:
 def _flush(task: SegmentTask, env: SegmentEnv, writer: SnapshotWriter, builder: Builder,
            checkpoint: Checkpoint, last_key: Any) -> None:
     if len(builder):
-        part = build_part(env.io, writer, builder)
+        part = build_part(writer, builder)
         name = layout.part_name(task.segment, len(checkpoint.parts))
         info = writer.write_part(name, part)
         record(checkpoint, info, part)

@@ -16,7 +16,7 @@ from lake.commit import commit_change_batch, commit_snapshot, write_parquet
 from lake.fileio import FileIO, WriteOptions
 from lake.table_schemas import evolve_schema, first_schema, latest_schema
 from schemas.changes import ChangeBatch, ChangeRecord, change_table
-from schemas.codec import EncodedPart
+from schemas.codec import EncodedPart, PartBuilder
 from schemas.dynamo_json import Digest, Item
 from schemas.errors import UsageError
 from schemas.keys import KeySchema
@@ -28,6 +28,7 @@ from schemas.table_schema import AttributeStats, TableSchema, empty_schema, sche
 from schemas.version import TOOL_VERSION as __version__
 
 SNAPSHOT_DATA_TAG = ("ddblake-kind", "snapshot-data")
+SAMPLE_ITEMS = 1000  # a new table's schema 1 is made from the first items a builder holds
 
 
 def utc_now() -> str:
@@ -71,15 +72,29 @@ class SnapshotWriter:
 
     def encode(self, items: Iterable[Item]) -> EncodedRows:
         """A format 2 part of ``items`` (taken over) against the writer's schema: the
-        table's latest, or, for a new table, schema 1 made from these items."""
+        table's latest, or, for a new table, schema 1 made from the first of these items."""
         if self.schema is None:
             self.schema = latest_schema(self.io, self.table)
         builder = RowPartBuilder(self.schema or empty_schema(self.table, self.keys))
-        builder.add_all(items)
-        if builder.schema.schema_id == 0:
-            builder.retarget(first_schema(self.io, self.table, self.keys, builder.stats()))
-        self.schema = builder.schema
+        for item in items:
+            builder.add(item)
+            if len(builder) == SAMPLE_ITEMS:
+                self.settle(builder)
+        self.settle(builder, done=True)
         return builder.build()
+
+    def settle(self, builder: PartBuilder | RowPartBuilder, *, done: bool = False) -> None:
+        """Give a format 2 builder of a new table the table's schema 1 (made from the
+        statistics of the items it holds, or read when another unit made it first) once it
+        holds ``SAMPLE_ITEMS`` items, or with ``done`` however many: against no schema every
+        attribute would go to ``_rest``, and its items are placed a second time when it
+        gets one. The writer takes the builder's schema."""
+        if not isinstance(builder, RowPartBuilder):
+            return
+        if builder.schema.schema_id == 0 and (done or len(builder) >= SAMPLE_ITEMS):
+            builder.retarget(first_schema(self.io, self.table, self.keys, builder.stats()))
+        if builder.schema.schema_id:
+            self.schema = builder.schema
 
     def schema_of(self, part: EncodedRows) -> TableSchema:
         """The writer's schema, which must be the one ``part`` was built against."""

@@ -64,7 +64,6 @@ class _Plan:
     typed: tuple[tuple[str, str], ...]  # (attribute, column kind) read into a typed column
     json: tuple[str, ...]
     rest: tuple[str, ...]  # no column: kept in _rest, their tags counted for the stats
-    count: int = 0
     tags: dict[tuple[str, str], int] = field(default_factory=dict)  # (rest name, tag) -> rows
     json_cells: tuple[tuple[str, list[int], list[Any]], ...] = ()  # the lists to append to
 
@@ -122,7 +121,6 @@ class RowPartBuilder:
     def add(self, item: Item) -> None:
         names = tuple(item)
         plan = self._plans.get(names) or self._plan(names)
-        plan.count += 1
         for name, tag in plan.sets:
             av = item[name]
             if not isinstance(av, dict) or tag not in av:  # another type: sort every set
@@ -204,7 +202,6 @@ class RowPartBuilder:
         for row, text in enumerate(self.texts()):
             item = orjson.loads(text)
             plan = self._plans.get(tuple(item)) or self._plan(tuple(item))
-            plan.count += 1
             self._place(item, row, plan)
         self._serialize()
 
@@ -222,11 +219,11 @@ class RowPartBuilder:
     def lines(self) -> pa.Array:
         """The canonical texts, each followed by a newline, as a string array over the
         builder's buffer (no copy)."""
-        bounds = np.zeros(len(self._ends) + 1, dtype=np.int64)
-        bounds[1:] = self._ends
         if len(self._data) >= 1 << 31:
             return pa.array([t + b"\n" for t in self.texts()], pa.large_string())
-        return pa.StringArray.from_buffers(len(self._ends), pa.py_buffer(bounds.astype(np.int32)),
+        bounds = np.zeros(len(self._ends) + 1, dtype=np.int32)
+        bounds[1:] = self._ends
+        return pa.StringArray.from_buffers(len(self._ends), pa.py_buffer(bounds),
                                            pa.py_buffer(self._data))
 
     def digests(self) -> list[bytes]:
@@ -241,7 +238,7 @@ class RowPartBuilder:
     def release(self) -> None:
         self._data, self._ends, self._digests = bytearray(), [], []
 
-    def read_values(self, wanted: dict[str, str], keys: frozenset[str] = frozenset()
+    def read_values(self, wanted: dict[str, str], keys: frozenset[str]
                     ) -> tuple[dict[str, pa.Array], HeldOut]:
         """The values of each wanted (attribute -> tag), read from the texts in C++, and
         the values held out as (row, {name: value}): an attribute (not a key) present

@@ -161,13 +161,6 @@ def value_piece(kind: str, cells: pa.Array) -> Piece:
     return '{"' + kind + '":["', joined, '"]}'
 
 
-def value_json(kind: str, cells: pa.Array, before: str = "") -> pa.Array:
-    """``before`` and the DynamoDB JSON of each non-null cell of a column of ``kind`` (null
-    stays null)."""
-    head, texts, tail = value_piece(kind, cells)
-    return _cat(before + head, texts, tail)
-
-
 def _fragments(data: _Columns, schema: TableSchema) -> list[tuple[str, Piece]]:
     """(attribute name, piece of ``,"name":value``) of every column (keys included), by
     attribute name. An N key is exact text in its column (kind ``key-N``)."""
@@ -310,4 +303,4 @@ def _check_disjoint(data: _Columns, schema: TableSchema, taken: dict[str, list[i
 
 
 __all__ = ["canonical_texts", "joined_texts", "number_pattern", "number_texts", "string_texts",
-           "value_json", "value_piece"]
+           "value_piece"]

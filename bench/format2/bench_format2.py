@@ -186,25 +186,30 @@ def duckdb_plain(lines: bytes, json_path: Path, out: Path) -> int:
     return out.stat().st_size
 
 
+def encode_part(part: list[bytes], make: Callable[[], Any],
+                write: Callable[[Any], Any] | None = None) -> tuple[float, Any]:
+    """CPU seconds to add every item of one part (fresh copies, made untimed) and build
+    it, and with ``write`` to write it as the lake does (Parquet bytes and their sha256);
+    and the built part."""
+    items = fresh(part)
+    builder = make()
+    gc.collect()
+    gc.disable()
+    start = time.process_time()
+    builder.add_all(items)
+    built = builder.build()
+    if write is not None:
+        write(built)
+    elapsed = time.process_time() - start
+    gc.enable()
+    return elapsed, built
+
+
 def encode_cpu(parts: list[list[bytes]], make: Callable[[], Any],
                write: Callable[[Any], Any] | None = None) -> float:
-    """CPU µs/item to add every item and build every part (fresh copies, made untimed),
-    and with ``write`` to write the part as the lake does (Parquet bytes and their sha256)."""
-    total, n = 0.0, 0
-    for part in parts:
-        items = fresh(part)
-        builder = make()
-        gc.collect()
-        gc.disable()
-        start = time.process_time()
-        builder.add_all(items)
-        built = builder.build()
-        if write is not None:
-            write(built)
-        total += time.process_time() - start
-        gc.enable()
-        n += len(part)
-    return 1e6 * total / n
+    """CPU µs/item of :func:`encode_part` over every part."""
+    total = sum(encode_part(part, make, write)[0] for part in parts)
+    return 1e6 * total / sum(len(part) for part in parts)
 
 
 def write_f1(part: Any) -> str:

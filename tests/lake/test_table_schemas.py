@@ -73,3 +73,34 @@ def test_a_first_part_without_attributes_still_stores_schema_one(io: FileIO) -> 
     first = table_schemas.first_schema(io, "orders", KEYS, AttributeStats())
     assert first.schema_id == 1 and first.columns == ()
     assert table_schemas.first_schema(io, "orders", KEYS, seen(a="S")) == first
+
+
+def test_a_new_tables_schema_1_comes_from_the_first_sample_of_items(io: FileIO) -> None:
+    from lake.writers import SAMPLE_ITEMS, SnapshotWriter
+    from schemas.rowcodec import decode_texts
+    from schemas.table_schema import REST
+
+    def item(i: int) -> dict[str, dict[str, str]]:
+        late = {"late": {"S": f"v{i}"}} if i >= SAMPLE_ITEMS else {}
+        return {"pk": {"S": f"k{i:05d}"}, "n": {"N": str(i)}, "tags": {"SS": ["b", "a"]}, **late}
+
+    writer = SnapshotWriter(io, "orders", "s1", KEYS)
+    part = writer.encode(item(i) for i in range(SAMPLE_ITEMS + 200))
+    schema = table_schemas.load_schema(io, "orders", 1)
+    assert [c.name for c in schema.columns] == ["n", "tags"]  # made before "late" was seen
+    assert writer.schema == schema and part.schema_id == 1
+    assert part.stats.tags == {"late": {"S"}} and part.stats.rows == {"late": 200}
+    assert part.table.column(REST).null_count == SAMPLE_ITEMS  # "late" kept exactly
+    assert part.table.column("tags").to_pylist()[0] == ["a", "b"]
+    texts = decode_texts(part.table, schema)
+    assert texts[-1] == ('{"late":{"S":"v1199"},"n":{"N":"1199"},"pk":{"S":"k01199"},'
+                         '"tags":{"SS":["a","b"]}}')
+
+
+def test_a_small_first_part_makes_schema_1_from_all_its_items(io: FileIO) -> None:
+    from lake.writers import SnapshotWriter
+
+    writer = SnapshotWriter(io, "orders", "s1", KEYS)
+    writer.encode({"pk": {"S": f"k{i}"}, "a": {"S": "x"}, **({"b": {"N": "1"}} if i == 9 else {})}
+                  for i in range(10))
+    assert [c.name for c in table_schemas.load_schema(io, "orders", 1).columns] == ["a", "b"]
