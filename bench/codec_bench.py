@@ -5,9 +5,13 @@ Baselines measured in the same run on the same items, as Scan response pages of 
 - orjson parsing of the raw page body (the fast read path's first step).
 
 Then format 1 against format 2 (``--tables``, same run, same items): bench/scan's ``orders``
-and the users-like table of bench/format2, cut into parts of ``--part-mb`` of canonical JSON
-as the exporter cuts them (format 2 against the schema the first part creates); per part
-``add`` of fresh copies (made untimed) and ``build``; the formats alternate part by part.
+and the users-like table of bench/format2, each as generated (some numbers with trailing
+zeros, as a client may send them) and as DynamoDB returns them (``-dynamodb``: numbers
+normalized, what a scan or a native export of a real table holds), cut into parts of
+``--part-mb`` of canonical JSON as the exporter cuts them (format 2 against the schema the
+first part creates); per part ``add`` of fresh copies (made untimed) and ``build``
+(*encode*), the part written as the lake writes it (*write*) and decoded; the formats
+alternate part by part.
 
 CPU time (``time.process_time``) of this process, GC frozen after setup and disabled around
 the timed regions (as the exporter does). Run from the repository root with
@@ -35,11 +39,13 @@ import orjson
 from botocore.parsers import create_parser
 
 try:  # the checkout on PYTHONPATH; else this script's own
-    from bench.format2.bench_format2 import cut_parts, encode_part, first_schema, users_like
+    from bench.format2.bench_format2 import (cut_parts, encode_part, first_schema,
+                                             users_like, write_f1, writer_f2)
 except ModuleNotFoundError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-    from bench.format2.bench_format2 import cut_parts, encode_part, first_schema, users_like
-from ddblake.sampledata import orders
+    from bench.format2.bench_format2 import (cut_parts, encode_part, first_schema,
+                                             users_like, write_f1, writer_f2)
+from ddblake.sampledata import as_dynamodb_returns, orders
 from schemas.codec import PartBuilder, decode_items
 from schemas.keys import KeyAttribute, KeySchema
 from schemas.rowcodec import RowPartBuilder
@@ -82,11 +88,12 @@ def timed(fn: Callable[[], Any], count: int) -> float:
     return 1e6 * elapsed / count
 
 
-def decode_part(built: Any, decode: Callable[[Any], Any]) -> float:
+def cpu_of(step: Callable[[], Any]) -> float:
+    """CPU seconds of one step, GC disabled around it."""
     gc.collect()
     gc.disable()
     start = time.process_time()
-    decode(built)
+    step()
     elapsed = time.process_time() - start
     gc.enable()
     return elapsed
@@ -94,43 +101,59 @@ def decode_part(built: Any, decode: Callable[[Any], Any]) -> float:
 
 def formats(name: str, items: list[dict[str, Any]], keys: KeySchema, runs: int,
             part_bytes: int) -> dict[str, Any]:
-    """Format 1 vs format 2 encode and decode µs/item, same items. The formats alternate
-    part by part (which goes first alternates too), so a slower minute of a shared machine
-    weighs on both; a run's ratio is of its two totals."""
+    """Format 1 vs format 2 µs/item, same items: encode (add + build), write (the built
+    part to Parquet bytes with the lake's options, and their sha256, as the lake writes a
+    part) and decode. The formats alternate part by part (which goes first alternates too),
+    so a slower minute of a shared machine weighs on both; a run's ratio is of its two
+    totals."""
     parts = cut_parts(items, part_bytes)
     schema = first_schema(name, parts, keys)
     n = sum(len(p) for p in parts)
-    cases = {"format1": (lambda: PartBuilder(keys), lambda p: list(decode_items(p.table))),
-             "format2": (lambda: RowPartBuilder(schema), lambda p: decode_rows(p.table, schema))}
+    cases = {"format1": (lambda: PartBuilder(keys), write_f1,
+                         lambda p: list(decode_items(p.table))),
+             "format2": (lambda: RowPartBuilder(schema), writer_f2(schema),
+                         lambda p: decode_rows(p.table, schema))}
     figures: dict[str, list[float]] = {f"{k} {step}": [] for k in cases
-                                       for step in ("encode", "decode")}
+                                       for step in ("encode", "write", "decode")}
     for run in range(runs + 1):  # run 0 warms every path; not reported
         seconds = dict.fromkeys(figures, 0.0)
         for index, part in enumerate(parts):
             order = list(cases.items())
-            for label, (make, decode) in order if (run + index) % 2 else order[::-1]:
+            for label, (make, write, decode) in order if (run + index) % 2 else order[::-1]:
                 encoded, built = encode_part(part, make)
                 seconds[f"{label} encode"] += encoded
-                seconds[f"{label} decode"] += decode_part(built, decode)
+                seconds[f"{label} write"] += cpu_of(partial(write, built))
+                seconds[f"{label} decode"] += cpu_of(partial(decode, built))
         if run:
             for key, value in seconds.items():
                 figures[key].append(1e6 * value / n)
-    ratio = [b / a for a, b in zip(figures["format1 encode"], figures["format2 encode"],
-                                   strict=True)]
+    encode = _ratios(figures, "encode")
+    written = _ratios(figures, "encode", "write")
     return {"items": n, "parts": len(parts),
             "us_per_item_median": {k: round(statistics.median(v), 1) for k, v in figures.items()},
             "us_per_item_min": {k: round(min(v), 1) for k, v in figures.items()},
             "us_per_item_runs": {k: [round(x, 1) for x in v] for k, v in figures.items()},
-            "format2_over_format1_encode_runs": [round(r, 3) for r in ratio],
-            "format2_over_format1_encode_median": round(statistics.median(ratio), 3)}
+            "format2_over_format1_encode_runs": [round(r, 3) for r in encode],
+            "format2_over_format1_encode_median": round(statistics.median(encode), 3),
+            "format2_over_format1_encode_write_runs": [round(r, 3) for r in written],
+            "format2_over_format1_encode_write_median": round(statistics.median(written), 3)}
+
+
+def _ratios(figures: dict[str, list[float]], *steps: str) -> list[float]:
+    """Per run: format 2's time over format 1's for these steps together."""
+    def total(label: str) -> list[float]:
+        return [sum(run) for run in zip(*(figures[f"{label} {s}"] for s in steps),
+                                        strict=True)]
+    return [b / a for a, b in zip(total("format1"), total("format2"), strict=True)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--tables", default="orders,users",
-                        help="format 1 vs 2 on these tables ('' to skip)")
+    parser.add_argument("--tables", default="orders-dynamodb,users-dynamodb,orders,users",
+                        help="format 1 vs 2 on these tables ('' to skip); -dynamodb: every "
+                             "number as DynamoDB returns it")
     parser.add_argument("--part-mb", type=float, default=8.0)
     parser.add_argument("--skip-pages", action="store_true",
                         help="skip the Scan-page section (botocore, orjson, format 1 codec)")
@@ -143,7 +166,9 @@ def main() -> None:
         "orders": (lambda: list(orders(args.items)), KEYS),
         "users": (lambda: list(users_like(args.items)), USER_KEYS)}
     for name in filter(None, args.tables.split(",")):
-        make, keys = tables[name]
+        make, keys = tables[name.removesuffix("-dynamodb")]
+        if name.endswith("-dynamodb"):
+            make = partial(lambda plain: [as_dynamodb_returns(i) for i in plain()], make)
         report[name] = formats(name, make(), keys, args.runs, int(args.part_mb * 1024 * 1024))
     report["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(report, indent=2))

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
+from schemas.dynamo_json import normalize_number
+
 _WORDS = [
     "alpha",
     "bravo",
@@ -132,6 +134,25 @@ def order(i: int, rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.2:
         item["coupon"] = {"S": f"SAVE{rng.randint(5, 50)}"}
     return item
+
+
+def as_dynamodb_returns(item: dict[str, Any]) -> dict[str, Any]:
+    """The item with every number as DynamoDB returns it (``"4282.30"`` -> ``"4282.3"``,
+    ``"0.040"`` -> ``"0.04"``: it trims leading and trailing zeros). The generators above
+    write some numbers with trailing zeros, as a client may send them; a table read from
+    DynamoDB, or its native export, never holds those texts."""
+    def fix(av: dict[str, Any]) -> dict[str, Any]:
+        tag, inner = next(iter(av.items()))
+        if tag == "N":
+            return {"N": normalize_number(inner)}
+        if tag == "NS":
+            return {"NS": [normalize_number(n) for n in inner]}
+        if tag == "M":
+            return {"M": {k: fix(v) for k, v in inner.items()}}
+        if tag == "L":
+            return {"L": [fix(v) for v in inner]}
+        return av
+    return {k: fix(v) for k, v in item.items()}
 
 
 def orders(count: int, seed: int = 42, start: int = 0) -> Iterator[dict[str, Any]]:

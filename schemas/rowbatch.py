@@ -1,17 +1,12 @@
-"""Canonical JSON texts made in batches: one orjson call serializes many values.
+"""Canonical JSON texts of values kept back to back in one buffer: a part's ``json`` cells
+and its ``_rest``.
 
-Serializing items one call at a time costs more than the serialization itself (each call
-allocates and grows its own output buffer); one call over a list of a few hundred values is
-three to four times cheaper per value. The values of a batch are serialized as one JSON
-array with a raw newline between them (an ``orjson.Fragment``): orjson escapes every control
-character inside strings and writes no whitespace, so a raw newline can only be one of these
-separators, and ``,\\n,`` splits the array exactly into the values' own texts — the same bytes
-``orjson.dumps(value, option=OPT_SORT_KEYS)`` gives for each (its output for a list is the
-outputs for its members joined by commas). If the separators are not found once per gap
-(never seen; orjson does not check fragments), the batch is serialized one value at a time.
-
-A :class:`TextColumn` keeps the texts as newline-joined chunks: the newline-delimited input
-of pyarrow's JSON reader as it is, and an Arrow string array (no Python object per text).
+Each value is serialized when it is added (``orjson.dumps`` with sorted keys) and only its
+bytes are kept, so the builder holds no Python object per value. Holding the values and
+serializing a few hundred per orjson call was cheaper per call, but cost more where it
+counts: the values of every held item stayed alive until their batch was written, and a
+reader parsing the next items got colder memory (bench/codec_bench and the native export
+converter's loop measured the builder 2.5-3 µs an item slower that way).
 """
 
 from __future__ import annotations
@@ -23,78 +18,41 @@ import orjson
 import pyarrow as pa
 
 _SORT = orjson.OPT_SORT_KEYS
-_NEWLINE = orjson.Fragment(b"\n")
-_GAP = b",\n,"
-
-
-def serialize_batch(values: list[Any]) -> tuple[bytes, np.ndarray]:
-    """The canonical texts of ``values`` joined by newlines, and each text's length."""
-    if len(values) == 1:
-        text = memoryview(orjson.dumps(values[0], option=_SORT)).tobytes()
-        return text, np.array([len(text)], dtype=np.int64)
-    spaced: list[Any] = [_NEWLINE] * (2 * len(values) - 1)
-    spaced[::2] = values
-    data = orjson.dumps(spaced, option=_SORT).replace(_GAP, b"\n")[1:-1]
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    if len(ends) != len(values) - 1:  # defensive: orjson did not keep the separators
-        texts = [orjson.dumps(v, option=_SORT) for v in values]
-        return b"\n".join(texts), np.array([len(t) for t in texts], dtype=np.int64)
-    starts = np.concatenate(([0], ends + 1))
-    stops = np.concatenate((ends, [len(data)]))
-    return data, stops - starts
-
-
-def bounds(lengths: np.ndarray) -> tuple[list[int], list[int]]:
-    """Start and stop offsets of newline-joined texts of these lengths."""
-    stops = np.cumsum(lengths + 1) - 1
-    return (stops - lengths).tolist(), stops.tolist()
 
 
 class TextColumn:
-    """Texts appended in batches (newline-joined chunks and their lengths)."""
+    """Canonical texts, back to back in ``data``, with each one's length."""
 
     def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.lengths: list[np.ndarray] = []
-        self.count = 0
-        self.size = 0
+        self.data = bytearray()
+        self.lengths: list[int] = []
 
     def __len__(self) -> int:
-        return self.count
+        return len(self.lengths)
 
-    def append(self, data: bytes, lengths: np.ndarray) -> None:
-        self.chunks.append(data)
-        self.lengths.append(lengths)
-        self.count += len(lengths)
-        self.size += len(data) - len(lengths) + 1
+    def add(self, value: Any) -> None:
+        text = orjson.dumps(value, option=_SORT)
+        self.data += text
+        self.lengths.append(len(text))
 
-    def extend(self, values: list[Any]) -> tuple[bytes, np.ndarray]:
-        data, lengths = serialize_batch(values)
-        self.append(data, lengths)
-        return data, lengths
-
-    def ndjson(self) -> bytes:
-        """The texts joined by newlines (pyarrow's JSON reader's input)."""
-        return b"\n".join(self.chunks)
+    def extend(self, values: list[Any]) -> None:
+        for value in values:
+            self.add(value)
 
     def texts(self) -> list[bytes]:
-        return self.ndjson().split(b"\n") if self.count else []
+        ends = np.cumsum(self.lengths).tolist()
+        return [bytes(self.data[end - size:end]) for end, size in zip(ends, self.lengths,
+                                                                      strict=True)]
 
     def array(self) -> pa.Array:
-        """The texts as one string array (orjson writes valid UTF-8: nothing to check)."""
-        if not self.count:
-            return pa.array([], pa.string())
-        lengths = np.concatenate(self.lengths)
-        if self.size >= 1 << 31:
+        """The texts as one string array over a copy of the buffer (orjson writes valid
+        UTF-8: nothing to check)."""
+        if len(self.data) >= 1 << 31:
             return pa.array(self.texts(), pa.large_string())
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
-        np.cumsum(lengths, out=offsets[1:])
-        values = b"".join(self.chunks).replace(b"\n", b"")
-        return pa.StringArray.from_buffers(len(lengths), pa.py_buffer(offsets),
-                                           pa.py_buffer(values))
-
-    def longest(self) -> int:
-        return max((int(x.max()) for x in self.lengths if len(x)), default=0)
+        bounds = np.zeros(len(self.lengths) + 1, dtype=np.int32)
+        np.cumsum(self.lengths, out=bounds[1:])
+        return pa.StringArray.from_buffers(len(self.lengths), pa.py_buffer(bounds),
+                                           pa.py_buffer(bytes(self.data)))
 
 
-__all__ = ["TextColumn", "bounds", "serialize_batch"]
+__all__ = ["TextColumn"]

@@ -1,12 +1,11 @@
 """Items -> format 2 parts (one Arrow table per part, against a table schema), proven exact.
 
 Per item, Python only sorts sets, serializes (orjson) and hashes, as format 1 did, and
-notes which attributes go to ``json`` columns or to ``_rest`` (decided once per item shape:
-attribute names and type tags). The values of ``json`` cells and of ``_rest`` are serialized
-later, a few hundred per orjson call (:mod:`schemas.rowbatch`; small values cost more per
-call than to serialize). ``build`` then reads the typed columns out of the canonical
-texts in C++ (pyarrow's JSON reader with an explicit schema), puts each value in its cell
-when the cell holds it exactly (:mod:`schemas.rowcells`), and **proves every row**: it
+serializes the values of its ``json`` cells (:mod:`schemas.rowbatch`) and sets aside its
+``_rest`` attributes (where each attribute goes is decided once per set of attribute
+names). ``build`` then reads the typed columns out of the canonical texts in C++
+(pyarrow's JSON reader with an explicit schema), puts each value in its cell when the cell
+holds it exactly (:mod:`schemas.rowcells`), and **proves every row**: it
 rebuilds the row's canonical text from the columns with the decoder that restore and verify
 use (:mod:`schemas.rowtext`) and compares it, whole, with the item's canonical text (the
 text that was hashed). A row that differs is stored whole (all attribute cells null, the
@@ -15,7 +14,7 @@ item in ``_rest``) and proven again; a row that still differs fails the part.
 Why the proof is complete: what restore returns for a row is exactly
 ``rowtext.canonical_texts`` of that row, and the proof compares that very output, byte for
 byte, with the canonical text of every row, nothing skipped or sampled; the encoder's
-speed-ups (batched serialization, how the cells are read) change how the row is built, never
+speed-ups (how the cells are read and rendered) change how the row is built, never
 what is compared, so any mistake in them fails the proof instead of the backup.
 """
 
@@ -65,7 +64,7 @@ class _Plan:
     json: tuple[str, ...]
     rest: tuple[str, ...]  # no column: kept in _rest, their tags counted for the stats
     tags: dict[tuple[str, str], int] = field(default_factory=dict)  # (rest name, tag) -> rows
-    json_cells: tuple[tuple[str, list[int], list[Any]], ...] = ()  # the lists to append to
+    json_cells: tuple[tuple[str, list[int], bytearray, list[int]], ...] = ()  # appended to
 
     @property
     def placed(self) -> bool:
@@ -75,16 +74,10 @@ class _Plan:
 
 @dataclass
 class _JsonCells:
-    """One ``json`` column's values: rows, values not serialized yet, and their texts."""
+    """One ``json`` column's rows and their cells' texts."""
 
     rows: list[int] = field(default_factory=list)
-    pending: list[Any] = field(default_factory=list)
     texts: TextColumn = field(default_factory=TextColumn)
-
-    def flush(self) -> None:
-        if self.pending:
-            self.texts.extend(self.pending)
-            self.pending.clear()
 
 
 @dataclass
@@ -98,14 +91,11 @@ class _Placed:
 class RowPartBuilder:
     """Accumulates wire-form items for one format 2 part (takes ownership of each item)."""
 
-    BATCH = 1024  # json cell values serialized per orjson call
-
     def __init__(self, schema: TableSchema) -> None:
         self.schema = schema
         self._data = bytearray()  # the canonical texts, each followed by a newline
         self._ends: list[int] = []
         self._digests: list[bytes] = []
-        self._pending = 0  # rows whose json cell values are not serialized yet
         self._plans: dict[tuple[str, ...], _Plan] = {}
         self._placed = _Placed()
         self._longest = 0
@@ -140,22 +130,13 @@ class RowPartBuilder:
         self.item_bytes += len(text)
         if len(text) > self._longest:
             self._longest = len(text)
-        if self._pending >= self.BATCH:
-            self._serialize()
-
-    def _serialize(self) -> None:
-        """Serialize the pending values of the ``json`` cells (in one call per column:
-        small values cost more per call than to serialize)."""
-        for cells in self._placed.json.values():
-            cells.flush()
-        self._pending = 0
 
     def _place(self, item: Item, row: int, plan: _Plan) -> None:
-        for name, rows, values in plan.json_cells:
+        for name, rows, data, lengths in plan.json_cells:
+            text = orjson.dumps(item[name], option=_SORT)
+            data += text
+            lengths.append(len(text))
             rows.append(row)
-            values.append(item[name])
-        if plan.json_cells:
-            self._pending += 1
         if plan.rest:
             rest = {name: item[name] for name in plan.rest}
             self._placed.rest[row] = rest
@@ -181,7 +162,8 @@ class RowPartBuilder:
                     sets.append((name, column.kind))
         plan = _Plan(tuple(sets), tuple(typed), tuple(json), tuple(rest))
         cells = [(name, self._placed.json.setdefault(name, _JsonCells())) for name in plan.json]
-        plan.json_cells = tuple((name, c.rows, c.pending) for name, c in cells)
+        plan.json_cells = tuple((name, c.rows, c.texts.data, c.texts.lengths)
+                                for name, c in cells)
         self._plans[names] = plan
         return plan
 
@@ -203,11 +185,9 @@ class RowPartBuilder:
             item = orjson.loads(text)
             plan = self._plans.get(tuple(item)) or self._plan(tuple(item))
             self._place(item, row, plan)
-        self._serialize()
 
     def build(self) -> EncodedRows:
         """The part, rows sorted by key. A builder builds once: this releases its texts."""
-        self._serialize()
         return assemble(self)
 
     # Accessors for schemas.rowparts (kept here so the builder owns its state).

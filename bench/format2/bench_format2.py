@@ -49,10 +49,10 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from ddblake.sampledata import orders, user  # noqa: E402
+from ddblake.sampledata import as_dynamodb_returns, orders, user  # noqa: E402
 from lake.commit import COMPRESSION, ROW_GROUP_ROWS  # noqa: E402
 from schemas.codec import PartBuilder  # noqa: E402
-from schemas.dynamo_json import canonical_bytes, normalize_number  # noqa: E402
+from schemas.dynamo_json import canonical_bytes  # noqa: E402
 from schemas.keys import KeyAttribute, KeySchema  # noqa: E402
 from schemas.rowcodec import RowPartBuilder  # noqa: E402
 from schemas.rowparts import parquet_options  # noqa: E402
@@ -73,21 +73,6 @@ def users_like(count: int, seed: int = 7) -> Iterator[dict[str, Any]]:
         if rng.random() < 0.33:
             item["avatar"] = {"B": base64.b64encode(rng.randbytes(32)).decode("ascii")}
         yield item
-
-
-def normalized(item: dict[str, Any]) -> dict[str, Any]:
-    def fix(av: dict[str, Any]) -> dict[str, Any]:
-        tag, inner = next(iter(av.items()))
-        if tag == "N":
-            return {"N": normalize_number(inner)}
-        if tag == "NS":
-            return {"NS": [normalize_number(n) for n in inner]}
-        if tag == "M":
-            return {"M": {k: fix(v) for k, v in inner.items()}}
-        if tag == "L":
-            return {"L": [fix(v) for v in inner]}
-        return av
-    return {k: fix(v) for k, v in item.items()}
 
 
 def cut_parts(items: Items, part_bytes: int) -> list[list[bytes]]:
@@ -260,7 +245,7 @@ def main() -> None:
     part_bytes = int(args.part_mb * 1024 * 1024)
     datasets: dict[str, tuple[Callable[[], Items], KeySchema]] = {
         "orders": (lambda: list(orders(args.items)), ORDER_KEYS),
-        "orders-dynamodb": (lambda: [normalized(i) for i in orders(args.items)], ORDER_KEYS),
+        "orders-dynamodb": (lambda: [as_dynamodb_returns(i) for i in orders(args.items)], ORDER_KEYS),
         "users": (lambda: list(users_like(args.items)), USER_KEYS),
     }
     report: dict[str, Any] = {"python": platform.python_version(), "part_mb": args.part_mb,

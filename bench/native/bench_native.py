@@ -3,7 +3,8 @@
     nice -n 10 .venv/bin/python bench/native/bench_native.py [--items 1000000]
 
 Builds (once) a full export of ``--items`` sample orders in the real export layout
-(50,000 items per gzip file, plus 2 empty partition files), then converts it to Parquet
+(50,000 items per gzip file, plus 2 empty partition files; numbers as DynamoDB returns
+them unless ``--numbers generated``), then converts it to Parquet
 with each method, each in a fresh subprocess (so peak RSS is the method's own):
 
 * ``ddblake``: ``import_export`` with 2 worker processes (verified MD5/counts, canonical
@@ -43,12 +44,12 @@ METHODS = ["ddblake", "ddblake-1proc", "naive", "duckdb", "pyarrow-json"]
 PER_FILE = 50_000
 
 
-def build(data: Path, items: int) -> str:
+def build(data: Path, items: int, numbers: str) -> str:
     """Write the export file by file (50,000 items each), so memory stays small."""
-    marker = data / f"export-{items}.txt"
+    marker = data / f"export-{items}{'' if numbers == 'dynamodb' else '-' + numbers}.txt"
     if marker.exists():
         return marker.read_text()
-    from ddblake.sampledata import orders
+    from ddblake.sampledata import as_dynamodb_returns, orders
     from tests.native.export_builder import (
         EMPTY_GZIP,
         ExportBuilder,
@@ -63,6 +64,8 @@ def build(data: Path, items: int) -> str:
     builder = ExportBuilder(bucket)
     built = builder.full([], export_time=datetime(2026, 1, 1, tzinfo=UTC), files=0, empty=0)
     chunks = [orders(min(PER_FILE, items - s), start=s) for s in range(0, items, PER_FILE)]
+    if numbers == "dynamodb":
+        chunks = [map(as_dynamodb_returns, chunk) for chunk in chunks]
     for payload in [gzip_lines({"Item": i} for i in c) for c in chunks] + [EMPTY_GZIP] * 2:
         key = f"{built.export_dir}data/{data_name()}"
         bucket.put(key, payload)
@@ -209,7 +212,8 @@ def measured(method: str, args: argparse.Namespace) -> dict[str, object]:
 
     load = os.getloadavg()
     tree = measure([sys.executable, __file__, "--items", str(args.items), "--data",
-                    str(args.data), "--run", method], dict(os.environ))
+                    str(args.data), "--numbers", args.numbers, "--run", method],
+                   dict(os.environ))
     if tree["returncode"] != 0:
         raise SystemExit(f"{method} failed:\n{tree['stderr']}")
     run = json.loads(str(tree["stdout"]).strip().splitlines()[-1])
@@ -226,17 +230,21 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/tmp/ddblake-bench-native"))
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "native" / "results.json")
+    parser.add_argument("--numbers", choices=("dynamodb", "generated"), default="dynamodb",
+                        help="numbers as a real export holds them (normalized by DynamoDB) "
+                             "or as generated (some with trailing zeros; runs before "
+                             "2026-12-08 used these)")
     parser.add_argument("--run", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
-    export_dir = build(args.data, args.items)
+    export_dir = build(args.data, args.items, args.numbers)
     if args.run:
         print(json.dumps(one(args.run, args.data, export_dir)))
         return
     files = listed_files(args.data, export_dir)
     from exporter.gzip_lines import INFLATE
 
-    results = {"items": args.items, "files": len(files), "inflate": INFLATE.__name__,
+    results = {"items": args.items, "numbers": args.numbers, "files": len(files), "inflate": INFLATE.__name__,
                "gzip_mb": round(sum(p.stat().st_size for p in files) / 1e6, 1),
                "load_before": os.getloadavg(), "cpus": os.cpu_count(), "runs": []}
     from proctree import become_subreaper
