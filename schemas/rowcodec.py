@@ -48,6 +48,7 @@ from schemas.rowtext import canonical_texts
 from schemas.table_schema import HASH, REST, AttributeStats, TableSchema
 
 _SORT = orjson.OPT_SORT_KEYS
+_sha256 = hashlib.sha256
 _SETS = frozenset({"SS", "NS", "BS"})
 _SET_MARKER = b'S":['  # only a set tag is followed by an array
 _TAGS = frozenset({"S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS", "M", "L"})
@@ -65,11 +66,7 @@ class _Plan:
     rest: tuple[str, ...]  # no column: kept in _rest, their tags counted for the stats
     tags: dict[tuple[str, str], int] = field(default_factory=dict)  # (rest name, tag) -> rows
     json_cells: tuple[tuple[str, list[int], bytearray, list[int]], ...] = ()  # appended to
-
-    @property
-    def placed(self) -> bool:
-        """Whether ``add`` sets anything aside for items with these names."""
-        return bool(self.json or self.rest)
+    placed: bool = False  # whether add sets anything aside for items with these names
 
 
 @dataclass
@@ -126,7 +123,7 @@ class RowPartBuilder:
         data += text
         data += b"\n"
         self._ends.append(len(data))
-        self._digests.append(hashlib.sha256(text).digest())
+        self._digests.append(_sha256(text).digest())
         self.item_bytes += len(text)
         if len(text) > self._longest:
             self._longest = len(text)
@@ -160,7 +157,8 @@ class RowPartBuilder:
                 typed.append((name, column.kind))
                 if column.kind in _SETS:
                     sets.append((name, column.kind))
-        plan = _Plan(tuple(sets), tuple(typed), tuple(json), tuple(rest))
+        plan = _Plan(tuple(sets), tuple(typed), tuple(json), tuple(rest),
+                     placed=bool(json or rest))
         cells = [(name, self._placed.json.setdefault(name, _JsonCells())) for name in plan.json]
         plan.json_cells = tuple((name, c.rows, c.texts.data, c.texts.lengths)
                                 for name, c in cells)
