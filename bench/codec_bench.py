@@ -39,12 +39,24 @@ import orjson
 from botocore.parsers import create_parser
 
 try:  # the checkout on PYTHONPATH; else this script's own
-    from bench.format2.bench_format2 import (cut_parts, encode_part, first_schema,
-                                             users_like, write_f1, writer_f2)
+    from bench.format2.bench_format2 import (
+        cut_parts,
+        encode_part,
+        first_schema,
+        users_like,
+        write_f1,
+        writer_f2,
+    )
 except ModuleNotFoundError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-    from bench.format2.bench_format2 import (cut_parts, encode_part, first_schema,
-                                             users_like, write_f1, writer_f2)
+    from bench.format2.bench_format2 import (
+        cut_parts,
+        encode_part,
+        first_schema,
+        users_like,
+        write_f1,
+        writer_f2,
+    )
 from ddblake.sampledata import as_dynamodb_returns, orders
 from schemas.codec import PartBuilder, decode_items
 from schemas.keys import KeyAttribute, KeySchema

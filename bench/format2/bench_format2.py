@@ -245,7 +245,8 @@ def main() -> None:
     part_bytes = int(args.part_mb * 1024 * 1024)
     datasets: dict[str, tuple[Callable[[], Items], KeySchema]] = {
         "orders": (lambda: list(orders(args.items)), ORDER_KEYS),
-        "orders-dynamodb": (lambda: [as_dynamodb_returns(i) for i in orders(args.items)], ORDER_KEYS),
+        "orders-dynamodb": (lambda: [as_dynamodb_returns(i) for i in orders(args.items)],
+                            ORDER_KEYS),
         "users": (lambda: list(users_like(args.items)), USER_KEYS),
     }
     report: dict[str, Any] = {"python": platform.python_version(), "part_mb": args.part_mb,

@@ -244,7 +244,8 @@ def main() -> None:
     files = listed_files(args.data, export_dir)
     from exporter.gzip_lines import INFLATE
 
-    results = {"items": args.items, "numbers": args.numbers, "files": len(files), "inflate": INFLATE.__name__,
+    results = {"items": args.items, "numbers": args.numbers, "files": len(files),
+               "inflate": INFLATE.__name__,
                "gzip_mb": round(sum(p.stat().st_size for p in files) / 1e6, 1),
                "load_before": os.getloadavg(), "cpus": os.cpu_count(), "runs": []}
     from proctree import become_subreaper
