@@ -39,24 +39,10 @@ import orjson
 from botocore.parsers import create_parser
 
 try:  # the checkout on PYTHONPATH; else this script's own
-    from bench.format2.bench_format2 import (
-        cut_parts,
-        encode_part,
-        first_schema,
-        users_like,
-        write_f1,
-        writer_f2,
-    )
+    import bench.format2.bench_format2 as format2
 except ModuleNotFoundError:
     sys.path.append(str(Path(__file__).resolve().parents[1]))
-    from bench.format2.bench_format2 import (
-        cut_parts,
-        encode_part,
-        first_schema,
-        users_like,
-        write_f1,
-        writer_f2,
-    )
+    import bench.format2.bench_format2 as format2
 from ddblake.sampledata import as_dynamodb_returns, orders
 from schemas.codec import PartBuilder, decode_items
 from schemas.keys import KeyAttribute, KeySchema
@@ -118,12 +104,12 @@ def formats(name: str, items: list[dict[str, Any]], keys: KeySchema, runs: int,
     part) and decode. The formats alternate part by part (which goes first alternates too),
     so a slower minute of a shared machine weighs on both; a run's ratio is of its two
     totals."""
-    parts = cut_parts(items, part_bytes)
-    schema = first_schema(name, parts, keys)
+    parts = format2.cut_parts(items, part_bytes)
+    schema = format2.first_schema(name, parts, keys)
     n = sum(len(p) for p in parts)
-    cases = {"format1": (lambda: PartBuilder(keys), write_f1,
+    cases = {"format1": (lambda: PartBuilder(keys), format2.write_f1,
                          lambda p: list(decode_items(p.table))),
-             "format2": (lambda: RowPartBuilder(schema), writer_f2(schema),
+             "format2": (lambda: RowPartBuilder(schema), format2.writer_f2(schema),
                          lambda p: decode_rows(p.table, schema))}
     figures: dict[str, list[float]] = {f"{k} {step}": [] for k in cases
                                        for step in ("encode", "write", "decode")}
@@ -132,7 +118,7 @@ def formats(name: str, items: list[dict[str, Any]], keys: KeySchema, runs: int,
         for index, part in enumerate(parts):
             order = list(cases.items())
             for label, (make, write, decode) in order if (run + index) % 2 else order[::-1]:
-                encoded, built = encode_part(part, make)
+                encoded, built = format2.encode_part(part, make)
                 seconds[f"{label} encode"] += encoded
                 seconds[f"{label} write"] += cpu_of(partial(write, built))
                 seconds[f"{label} decode"] += cpu_of(partial(decode, built))
@@ -176,7 +162,7 @@ def main() -> None:
         report["pages"] = page_figures(args.items, args.runs)
     tables: dict[str, tuple[Callable[[], list[dict[str, Any]]], KeySchema]] = {
         "orders": (lambda: list(orders(args.items)), KEYS),
-        "users": (lambda: list(users_like(args.items)), USER_KEYS)}
+        "users": (lambda: list(format2.users_like(args.items)), USER_KEYS)}
     for name in filter(None, args.tables.split(",")):
         make, keys = tables[name.removesuffix("-dynamodb")]
         if name.endswith("-dynamodb"):
