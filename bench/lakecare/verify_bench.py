@@ -56,8 +56,9 @@ def main(items: int) -> None:
         t_deep = time.perf_counter() - t0
         assert result.ok and result.rows == items
         t0 = time.perf_counter()
-        bad = duckdb.sql(f"SELECT count(*) FILTER (WHERE sha256(_item::VARCHAR) <> _item_sha256),"
-                         f" count(*) FROM read_parquet('{tmp}/**/*.parquet')").fetchone()
+        bad = duckdb.execute("SELECT count(*) FILTER (WHERE sha256(_item::VARCHAR) <> "
+                             f"_item_sha256), count(*) FROM read_parquet('{tmp}/**/*.parquet')"
+                             ).fetchone()
         t_duck = time.perf_counter() - t0
         assert bad == (0, items)
     print(f"items={items} parts={len(files)} parquet={size / 1e6:.1f} MB")
