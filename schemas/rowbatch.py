@@ -27,9 +27,6 @@ class TextColumn:
         self.data = bytearray()
         self.lengths: list[int] = []
 
-    def __len__(self) -> int:
-        return len(self.lengths)
-
     def add(self, value: Any) -> None:
         text = orjson.dumps(value, option=_SORT)
         self.data += text

@@ -65,7 +65,7 @@ class _Plan:
     json: tuple[str, ...]
     rest: tuple[str, ...]  # no column: kept in _rest, their tags counted for the stats
     tags: dict[tuple[str, str], int] = field(default_factory=dict)  # (rest name, tag) -> rows
-    json_cells: tuple[tuple[str, list[int], bytearray, list[int]], ...] = ()  # appended to
+    json_cells: tuple[tuple[str, list[int], TextColumn], ...] = ()  # rows and texts, added to
     placed: bool = False  # whether add sets anything aside for items with these names
 
 
@@ -129,10 +129,8 @@ class RowPartBuilder:
             self._longest = len(text)
 
     def _place(self, item: Item, row: int, plan: _Plan) -> None:
-        for name, rows, data, lengths in plan.json_cells:
-            text = orjson.dumps(item[name], option=_SORT)
-            data += text
-            lengths.append(len(text))
+        for name, rows, texts in plan.json_cells:
+            texts.add(item[name])
             rows.append(row)
         if plan.rest:
             rest = {name: item[name] for name in plan.rest}
@@ -160,8 +158,7 @@ class RowPartBuilder:
         plan = _Plan(tuple(sets), tuple(typed), tuple(json), tuple(rest),
                      placed=bool(json or rest))
         cells = [(name, self._placed.json.setdefault(name, _JsonCells())) for name in plan.json]
-        plan.json_cells = tuple((name, c.rows, c.texts.data, c.texts.lengths)
-                                for name, c in cells)
+        plan.json_cells = tuple((name, c.rows, c.texts) for name, c in cells)
         self._plans[names] = plan
         return plan
 
